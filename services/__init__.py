@@ -1,0 +1,1 @@
+"""Tamtam services: one package (and one process) each."""

@@ -1,0 +1,29 @@
+"""The demo tenant `make run` creates on an empty database (TAMTAM_DEMO=0 turns it off)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shared.models import Agency, Brand, SocialAccount
+
+from services.api.keys import create_agency
+
+
+def seed_demo(session: Session, api_key: str | None) -> str | None:
+    """Create the demo agency, brand and sandbox account if no agency exists yet.
+    Returns the demo API key when it created one, else None."""
+    if session.scalar(select(func.count()).select_from(Agency)):
+        return None
+    agency, key = create_agency(session, "Agence Démo", key=api_key)
+    brand = Brand(agency_id=agency.id, name="Café Tamtam", timezone="Europe/Paris",
+                  languages=["fr", "en"],
+                  voice={"tone": ["chaleureux", "complice"], "emoji": "sparingly",
+                         "banned_terms": ["pas cher"], "dos": ["tutoyer la communauté"],
+                         "donts": ["se moquer des concurrents"]})
+    session.add(brand)
+    session.flush()
+    session.add(SocialAccount(agency_id=agency.id, brand_id=brand.id, network="sandbox",
+                              handle="cafe-tamtam", display_name="Café Tamtam (sandbox)"))
+    session.flush()
+    return key

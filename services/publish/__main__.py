@@ -1,0 +1,3 @@
+from services.publish.main import main
+
+main()

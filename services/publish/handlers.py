@@ -1,0 +1,7 @@
+"""Handlers of the publish service: plain functions (event, session) -> list[new events]."""
+
+from __future__ import annotations
+
+from shared.runner import Handler
+
+HANDLERS: dict[str, Handler] = {}

@@ -1,0 +1,91 @@
+"""All of Tamtam's configuration, read once from the environment (`TAMTAM_*`).
+
+No other module reads `os.environ`: the wiring (`services/<name>/main.py`) builds a
+`Settings` and passes what is needed down. `.env.example` documents every variable.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SERVICES = ("api", "ingest", "generation", "review", "publish")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TAMTAM_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str = Field(
+        default=f"sqlite:///{ROOT / 'var' / 'tamtam.db'}",
+        description="SQLAlchemy URL. SQLite (WAL) by default; postgresql+psycopg://... in production.",
+    )
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "TAMTAM_KAFKA_BOOTSTRAP_SERVERS"),
+        description="An existing Kafka cluster. When unset, `make run` starts a local broker on 127.0.0.1:9092.",
+    )
+    topic_partitions: int = Field(default=3, ge=1, description="Partitions of each topic created at start-up.")
+    topic_prefix: str = Field(
+        default="", description="Prefix for every topic name (tests use one per run to stay apart)."
+    )
+    handler_max_attempts: int = Field(
+        default=3, ge=1, description="Attempts of a failing handler before its message is dead-lettered."
+    )
+    handler_retry_backoff_s: float = Field(
+        default=0.2, ge=0, description="First wait between handler attempts (doubles each time)."
+    )
+    secret_keys: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Comma-separated Fernet keys for secrets at rest; the first encrypts, all decrypt "
+            "(rotation: put the new key first, run `tamtam secrets rotate`, then drop the old one). "
+            "When unset, a key is created in var/secret.key (development only)."
+        ),
+    )
+    demo: bool = Field(default=True, description="On an empty database, create a demo agency, brand and sandbox account.")
+    demo_api_key: SecretStr | None = Field(
+        default=None, description="The demo agency's API key (random and printed when unset)."
+    )
+    api_host: str = Field(default="127.0.0.1", description="Address the services listen on.")
+    api_port: int = Field(default=8000, description="Port of the api service (REST API and web pages).")
+    ingest_port: int = Field(default=8001, description="Health and metrics port of the ingest service.")
+    generation_port: int = Field(default=8002, description="Health and metrics port of the generation service.")
+    review_port: int = Field(default=8003, description="Health and metrics port of the review service.")
+    publish_port: int = Field(default=8004, description="Health and metrics port of the publish service.")
+    service_host: str = Field(
+        default="127.0.0.1", description="Host where the api service finds the other services' health endpoints."
+    )
+    load_plugins: str | None = Field(
+        default=None,
+        description="Comma-separated entry-point names of third-party plugins to load (unset: all installed).",
+    )
+    log_level: str = Field(default="INFO", description="Log level of every service.")
+    log_json: bool = Field(default=True, description="Structured JSON log lines (false: plain text).")
+
+    @property
+    def plugin_allow_list(self) -> list[str] | None:
+        if self.load_plugins is None:
+            return None
+        return [name.strip() for name in self.load_plugins.split(",") if name.strip()]
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap_servers or "127.0.0.1:9092"
+
+    def port_of(self, service: str) -> int:
+        return int(getattr(self, f"{service}_port"))
+
+    def service_url(self, service: str) -> str:
+        return f"http://{self.service_host}:{self.port_of(service)}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

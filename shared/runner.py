@@ -1,0 +1,229 @@
+"""The one Kafka consumer loop every service uses.
+
+A service gives the runner handlers: plain functions `(event, session) -> list[Event]`.
+For each message the runner decodes it, skips it if its consumer group already handled that
+event id, calls the handler inside one database transaction that also records the event as
+processed and stages the handler's new events in the outbox, commits, sends the outbox, and
+only then commits the Kafka offset. A crash anywhere in between means Kafka redelivers and
+the processed-event row makes the second delivery a no-op.
+
+A message that cannot be decoded goes straight to the group's dead-letter topic; one whose
+handler keeps failing goes there after `handler_max_attempts` tries. Either way the consumer
+moves on. `stop()` (called on SIGTERM) lets the current message finish and commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.structs import OffsetAndMetadata
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.bus import Publisher, ensure_topics
+from shared.config import Settings
+from shared.db import transaction
+from shared.events import Event, UndecodableEvent, dead_letter_topic, decode, topic_for
+from shared.metrics import ServiceMetrics
+from shared.models import ProcessedEvent
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Event, Session], list[Event]]
+
+
+def group_id(settings: Settings, group: str) -> str:
+    return f"{settings.topic_prefix}tamtam-{group}"
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        group: str,
+        handlers: Mapping[str, Handler],
+        session_factory: sessionmaker[Session],
+        publisher: Publisher,
+        metrics: ServiceMetrics,
+        after_transaction: Callable[[Event], None] | None = None,
+    ) -> None:
+        """`after_transaction` runs after the database commit and before the Kafka commit
+        (fault tests use it to kill the process exactly there)."""
+        self.settings = settings
+        self.group = group
+        self.handlers = dict(handlers)
+        self.session_factory = session_factory
+        self.publisher = publisher
+        self.metrics = metrics
+        self.after_transaction = after_transaction
+        self._stopping = threading.Event()
+        self._consumer: KafkaConsumer | None = None
+        self._last_lag_check = 0.0
+        self.started = threading.Event()
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def _make_consumer(self) -> KafkaConsumer:
+        topics = [topic_for(name, self.settings.topic_prefix) for name in self.handlers]
+        return KafkaConsumer(
+            *topics,
+            bootstrap_servers=self.settings.bootstrap_servers,
+            group_id=group_id(self.settings, self.group),
+            client_id=f"tamtam-{self.group}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=100,
+            session_timeout_ms=10000,
+            heartbeat_interval_ms=3000,
+            max_poll_interval_ms=300000,
+        )
+
+    def run(self, max_messages: int | None = None, idle_timeout: float | None = None) -> int:
+        """Consume until stopped, until `max_messages` were handled, or until nothing came
+        for `idle_timeout` seconds. Returns how many messages were handled."""
+        ensure_topics(self.settings, groups=[self.group])  # our dead-letter topic included
+        self._flush_outbox()
+        consumer = self._consumer = self._make_consumer()
+        self.started.set()
+        handled = 0
+        last_message = time.monotonic()
+        try:
+            while not self.stopping:
+                batch = consumer.poll(timeout_ms=250)
+                if not batch:
+                    self._update_lag(consumer)
+                    if idle_timeout is not None and time.monotonic() - last_message > idle_timeout:
+                        break
+                    continue
+                last_message = time.monotonic()
+                for partition, records in batch.items():
+                    for record in records:
+                        self.handle_record(record)
+                        consumer.commit(
+                            {partition: OffsetAndMetadata(record.offset + 1, None, -1)}
+                        )
+                        handled += 1
+                        if (max_messages is not None and handled >= max_messages) or self.stopping:
+                            return handled
+                self._update_lag(consumer)
+        finally:
+            consumer.close(autocommit=False)
+            self._consumer = None
+        return handled
+
+    # --- one message ----------------------------------------------------------------------
+
+    def handle_record(self, record: Any) -> None:
+        try:
+            event = decode(record.value)
+        except UndecodableEvent as error:
+            self._dead_letter(record, f"undecodable: {error}", attempts=0)
+            return
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            self._dead_letter(record, f"no handler for {event.type} in group {self.group}", 0)
+            return
+        error_text = ""
+        backoff = self.settings.handler_retry_backoff_s
+        for attempt in range(1, self.settings.handler_max_attempts + 1):
+            try:
+                self._handle_once(event, handler)
+                self.metrics.handled.labels(event.type).inc()
+                return
+            except Exception as error:  # a handler may fail in any way; we count and retry
+                error_text = f"{type(error).__name__}: {error}"
+                self.metrics.failed.labels(event.type).inc()
+                log.warning(
+                    "handler failed",
+                    extra={"event_id": event.id, "event_type": event.type, "attempt": attempt,
+                           "error": error_text},
+                )
+                if attempt < self.settings.handler_max_attempts:
+                    time.sleep(backoff)
+                    backoff *= 2
+        self._dead_letter(record, error_text, self.settings.handler_max_attempts)
+
+    def _handle_once(self, event: Event, handler: Handler) -> None:
+        try:
+            with transaction(self.session_factory) as session:
+                if session.get(ProcessedEvent, (self.group, event.id)) is not None:
+                    return  # a redelivery: the effect is already in the database
+                new_events = handler(event, session)
+                session.add(ProcessedEvent(consumer_group=self.group, event_id=event.id))
+                self.publisher.stage(session, new_events)
+        except IntegrityError:
+            # Another replica recorded this event first; make sure that is what happened.
+            with self.session_factory() as session:
+                if session.get(ProcessedEvent, (self.group, event.id)) is None:
+                    raise
+            return
+        if self.after_transaction is not None:
+            self.after_transaction(event)
+        self._flush_outbox()
+
+    def _flush_outbox(self) -> None:
+        """Send staged events; while the broker is away, keep trying (nothing is lost)."""
+        backoff = 0.5
+        while True:
+            try:
+                self.publisher.flush_outbox()
+                return
+            except Exception as error:  # broker unreachable or refusing: wait and retry
+                if self.stopping:
+                    log.warning("outbox left for the next start", extra={"error": str(error)})
+                    return
+                log.warning("outbox flush failed, retrying", extra={"error": str(error)})
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10)
+
+    def _dead_letter(self, record: Any, error: str, attempts: int) -> None:
+        headers = [
+            ("tamtam-error", error[:4000].encode()),
+            ("tamtam-original-topic", record.topic.encode()),
+            ("tamtam-original-partition", str(record.partition).encode()),
+            ("tamtam-original-offset", str(record.offset).encode()),
+            ("tamtam-attempts", str(attempts).encode()),
+            ("tamtam-consumer-group", self.group.encode()),
+        ]
+        future = self.publisher.producer.send(
+            dead_letter_topic(self.group, self.settings.topic_prefix),
+            key=record.key, value=record.value, headers=headers,
+        )
+        self.publisher.producer.flush()
+        future.get(timeout=30)
+        self.metrics.dead_lettered.labels(record.topic).inc()
+        log.error(
+            "message dead-lettered",
+            extra={"topic": record.topic, "offset": record.offset, "error": error[:500]},
+        )
+
+    # --- lag ------------------------------------------------------------------------------
+
+    def _update_lag(self, consumer: KafkaConsumer, every: float = 5.0) -> None:
+        now = time.monotonic()
+        if now - self._last_lag_check < every:
+            return
+        self._last_lag_check = now
+        assignment: set[TopicPartition] = consumer.assignment()
+        if not assignment:
+            return
+        try:
+            ends = consumer.end_offsets(list(assignment))
+            for partition in assignment:
+                lag = max(0, ends[partition] - consumer.position(partition))
+                self.metrics.lag.labels(partition.topic, str(partition.partition)).set(lag)
+        except Exception as error:  # lag is best effort; never stop consuming for it
+            log.debug("lag check failed: %s", error)
