@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     service_host: str = Field(
         default="127.0.0.1", description="Host where the api service finds the other services' health endpoints."
     )
+    service_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description='Where the api finds each service\'s health endpoints when they run on other hosts (JSON, e.g. {"ingest": "http://ingest:8000"}).',
+    )
     load_plugins: str | None = Field(
         default=None,
         description="Comma-separated entry-point names of third-party plugins to load (unset: all installed).",
@@ -83,6 +87,8 @@ class Settings(BaseSettings):
         return int(getattr(self, f"{service}_port"))
 
     def service_url(self, service: str) -> str:
+        if service in self.service_urls:
+            return self.service_urls[service].rstrip("/")
         return f"http://{self.service_host}:{self.port_of(service)}"
 
 

@@ -59,3 +59,16 @@ def get_principal(request: Request, session: SessionDep) -> Principal:
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def commit_and_publish(session: Session, context: ServiceContext) -> None:
+    """Commit the request's changes (and the events staged with `context.publisher.stage`),
+    then send those events. If Kafka is away the events stay in the outbox and are sent by
+    the next flush; the request has still succeeded."""
+    session.commit()
+    try:
+        context.publisher.flush_outbox()
+    except Exception:  # the outbox keeps them; the api's consumer loop flushes again
+        import logging
+
+        logging.getLogger(__name__).warning("events left in the outbox for a later flush")

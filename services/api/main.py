@@ -12,8 +12,36 @@ from shared.config import Settings, get_settings
 from shared.crypto import SecretBox
 from shared.wiring import build_app, build_context, serve
 
+import importlib
+
+from fastapi import APIRouter
+
 from services.api import api
 from services.api.handlers import HANDLERS
+
+# The api process hosts the HTTP routes of every service: each router lives in its own
+# service's package (`services/<name>/api.py`) and touches only that service's tables.
+ROUTER_MODULES = (
+    "services.api.sandbox",
+    "services.api.web",
+    "services.generation.api",
+    "services.review.api",
+    "services.publish.api",
+    "services.ingest.api",
+)
+
+
+def service_routers() -> list[APIRouter]:
+    routers = [api.router]
+    for name in ROUTER_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise
+            continue
+        routers.append(module.router)
+    return routers
 
 DESCRIPTION = """Tamtam's agency API: brands, social accounts, briefs, review and publishing.
 Authenticate with `Authorization: Bearer <API key>`. Errors are RFC 9457 problem details."""
@@ -24,7 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
     context.extras["networks"] = get_network_registry(allow=settings.plugin_allow_list)
     context.extras["secrets"] = SecretBox.from_settings(settings)
     return build_app(
-        context, handlers=HANDLERS, routers=[api.router],
+        context, handlers=HANDLERS, routers=service_routers(),
         title="Tamtam API", version="0.1.0", description=DESCRIPTION,
     )
 
