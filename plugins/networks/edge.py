@@ -1,4 +1,4 @@
-"""Small pieces every HTTP adapter needs at its edge: the call itself, and the wait a network asks for.
+"""What every HTTP adapter needs at its edge: the call itself, and the wait a network asks.
 
 Transport failures become `RetryLater` with a reason that never carries the URL: for Telegram
 the bot token is part of the path, for Discord the webhook token is, so neither may reach an

@@ -190,7 +190,7 @@ class LinkedInAdapter(NetworkAdapter):
         credentials = account.credentials
         if not credentials.get("refresh_token"):
             raise AuthExpired(
-                "LinkedIn: no refresh token (LinkedIn gives them to approved partners only); reconnect"
+                "LinkedIn: no refresh token (only approved partners get them); reconnect"
             )
         try:
             response = self._call(

@@ -83,8 +83,8 @@ class TelegramAdapter(NetworkAdapter):
             problems.append(
                 ValidationProblem(
                     "too_long",
-                    f"Telegram: {length} of {CAPTION_MAX} characters in a caption, counted in UTF-16 "
-                    "code units",
+                    f"Telegram: {length} of {CAPTION_MAX} characters in a caption, "
+                    "counted in UTF-16 code units",
                 )
             )
         return problems

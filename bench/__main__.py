@@ -1,0 +1,87 @@
+"""`make bench`: runs every benchmark, each in its own process, and writes
+var/bench/report.json and var/bench/report.md (machine, versions, medians, ratios).
+
+    python -m bench [name ...]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from shared.config import ROOT
+
+BENCHMARKS = (
+    "api_latency",
+    "ingest_pipeline",
+    "generation_throughput",
+    "publish_lateness",
+    "scheduler_tick",
+)
+OUT = ROOT / "var" / "bench"
+
+
+def machine() -> dict[str, object]:
+    import kafka
+    import sqlalchemy
+
+    memory = ""
+    try:
+        memory = next(line.split(":")[1].strip() for line in open("/proc/meminfo")
+                      if line.startswith("MemTotal"))
+    except (OSError, StopIteration):
+        pass
+    kafka_jar = next((p.name for p in (ROOT / "infra" / "kafka" / "libs").glob("kafka_2.13-*.jar")), "")
+    return {
+        "cpus": os.cpu_count(), "memory": memory, "platform": platform.platform(),
+        "python": platform.python_version(), "kafka_python": kafka.__version__,
+        "sqlalchemy": sqlalchemy.__version__, "broker": kafka_jar.removesuffix(".jar"),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+
+
+def run_one(name: str) -> list[dict[str, object]]:
+    print(f"== bench.{name}", flush=True)
+    started = time.monotonic()
+    process = subprocess.run([sys.executable, "-m", f"bench.{name}"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=1800)
+    results = [json.loads(line.removeprefix("BENCH_RESULT "))
+               for line in process.stdout.splitlines() if line.startswith("BENCH_RESULT ")]
+    if process.returncode != 0 or not results:
+        results = [{"name": name, "error": (process.stderr or process.stdout)[-1500:]}]
+    for result in results:
+        result["seconds"] = round(time.monotonic() - started, 1)
+        print(json.dumps(result, indent=1), flush=True)
+    return results
+
+
+def markdown(report: dict[str, object]) -> str:
+    lines = ["# Tamtam benchmarks", "", "| machine | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in report["machine"].items()]  # type: ignore[union-attr]
+    lines += ["", "| benchmark | figure | value |", "|---|---|---|"]
+    for result in report["results"]:  # type: ignore[union-attr]
+        for key, value in result.items():
+            if key in ("name", "samples"):
+                continue
+            lines.append(f"| {result['name']} | {key} | {value} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(names: list[str]) -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    chosen = names or [n for n in BENCHMARKS if (ROOT / "bench" / f"{n}.py").exists()]
+    results = [r for name in chosen for r in run_one(name)]
+    report = {"machine": machine(), "results": results}
+    (OUT / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    (OUT / "report.md").write_text(markdown(report))
+    print(f"written: {OUT / 'report.json'}, {OUT / 'report.md'}")
+    return 1 if any("error" in r for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,34 @@
+"""Shared pieces of the benchmarks: timing, medians, and the one line each benchmark prints
+for `make bench` to collect (`BENCH_RESULT {json}`)."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def median_of(runs: int, measure: Callable[[], float]) -> tuple[float, list[float]]:
+    values = [measure() for _ in range(runs)]
+    return statistics.median(values), values
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def timed(function: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def report(name: str, **figures: Any) -> None:
+    """Print the benchmark's figures (medians, baselines, ratios) as one machine-read line."""
+    print("BENCH_RESULT " + json.dumps({"name": name, **figures}, default=str), flush=True)
