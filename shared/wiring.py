@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import uvicorn
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from kafka import KafkaProducer
+from kafka.admin import KafkaAdminClient
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,6 +34,41 @@ from shared.runner import ConsumerRunner, Handler
 log = logging.getLogger(__name__)
 
 
+class KafkaProbe:
+    """Is the cluster reachable? One admin request at most every few seconds (probes are frequent)."""
+
+    def __init__(self, settings: Settings, every: float = 5.0) -> None:
+        self.settings = settings
+        self.every = every
+        self._admin: KafkaAdminClient | None = None
+        self._checked_at = -every
+        self._ok = False
+        self._lock = threading.Lock()
+
+    def ok(self) -> bool:
+        with self._lock:
+            if time.monotonic() - self._checked_at < self.every:
+                return self._ok
+            try:
+                if self._admin is None:
+                    self._admin = KafkaAdminClient(
+                        bootstrap_servers=self.settings.bootstrap_servers,
+                        request_timeout_ms=3000, client_id="tamtam-readiness",
+                    )
+                self._ok = bool(self._admin.describe_cluster().get("brokers"))
+            except Exception:  # unreachable, timed out, refused: not ready
+                self._ok = False
+                if self._admin is not None:
+                    self._admin.close()
+                    self._admin = None
+            self._checked_at = time.monotonic()
+            return self._ok
+
+    def close(self) -> None:
+        if self._admin is not None:
+            self._admin.close()
+
+
 @dataclass
 class ServiceContext:
     """Everything one service process shares between its consumer and its routes."""
@@ -43,6 +80,7 @@ class ServiceContext:
     producer: KafkaProducer
     publisher: Publisher
     metrics: ServiceMetrics
+    kafka_probe: KafkaProbe | None = None
     runner: ConsumerRunner | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -53,7 +91,9 @@ class ServiceContext:
             checks["database"] = "ok"
         except Exception as error:  # report, never raise, from a health check
             checks["database"] = f"error: {type(error).__name__}"
-        checks["kafka"] = "ok" if self.producer.bootstrap_connected() else "unreachable"
+        if self.kafka_probe is None:
+            self.kafka_probe = KafkaProbe(self.settings)
+        checks["kafka"] = "ok" if self.kafka_probe.ok() else "unreachable"
         if self.runner is not None:
             checks["consumer"] = "ok" if self.runner.started.is_set() else "starting"
         return checks
@@ -133,6 +173,8 @@ def build_app(
             for thread in threads:
                 thread.join(timeout=30)
             context.producer.close(timeout=10)
+            if context.kafka_probe is not None:
+                context.kafka_probe.close()
             context.engine.dispose()
             log.info("service stopped")
 

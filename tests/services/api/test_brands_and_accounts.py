@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import select
 
@@ -111,7 +113,12 @@ def test_bad_cursor_is_a_400(client, agency_a):
 
 
 def test_status_lists_every_service(client, agency_a):
-    body = client.get("/v1/status", headers=agency_a).json()
+    deadline = time.monotonic() + 30  # the consumer joins its group in the background
+    while True:
+        body = client.get("/v1/status", headers=agency_a).json()
+        if body["services"][0]["ready"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert [s["service"] for s in body["services"]] == ["api", "ingest", "generation", "review", "publish"]
     api = body["services"][0]
     assert api["ready"] is True and api["checks"]["kafka"] == "ok"
