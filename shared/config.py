@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     demo_api_key: SecretStr | None = Field(
         default=None, description="The demo agency's API key (random and printed when unset)."
     )
+    sandbox: bool = Field(
+        default=True,
+        description="Serve the sandbox network (a local test network, unauthenticated) at /sandbox; turn off in production.",
+    )
     api_host: str = Field(default="127.0.0.1", description="Address the services listen on.")
     api_port: int = Field(default=8000, description="Port of the api service (REST API and web pages).")
     ingest_port: int = Field(default=8001, description="Health and metrics port of the ingest service.")
@@ -72,6 +76,37 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", description="Log level of every service.")
     log_json: bool = Field(default=True, description="Structured JSON log lines (false: plain text).")
+    api_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where the `tamtam` command line finds the running api service.",
+    )
+    api_key: SecretStr | None = Field(
+        default=None, description="The API key the `tamtam` command line sends (or pass --key)."
+    )
+    rate_limit_per_minute: int = Field(
+        default=600, ge=0,
+        description="Requests per minute each API key may make, per api process (0: no limit).",
+    )
+    rate_limit_burst: int = Field(
+        default=100, ge=1, description="Requests an API key may make at once before the per-minute rate applies.",
+    )
+    webhook_allow_hosts: str = Field(
+        default="",
+        description=(
+            "Comma-separated CIDRs, addresses or host names webhooks may be delivered to even though "
+            "they are private, loopback or link-local (e.g. 127.0.0.1 for a local receiver)."
+        ),
+    )
+    webhook_retry_base_s: float = Field(
+        default=30.0, gt=0, description="Wait before a failed webhook delivery's first retry (doubles each time, at most 6 hours).",
+    )
+    webhook_retry_window_s: float = Field(
+        default=86400.0, gt=0, description="How long a webhook delivery is retried before it is marked failed (a day).",
+    )
+    webhook_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one webhook delivery request.")
+    webhook_poll_interval_s: float = Field(
+        default=1.0, gt=0, description="How often the api looks for webhook deliveries that are due.",
+    )
 
     @property
     def plugin_allow_list(self) -> list[str] | None:

@@ -27,7 +27,9 @@ TIMEOUT = "timeout"  # sleep wait_s, then answer 504 without storing anything
 ACCEPT_THEN_TIMEOUT = "accept_then_timeout"  # store the post, then sleep wait_s before answering
 UNAUTHORIZED = "unauthorized"  # 401, as when a token was revoked
 REJECTED = "rejected"  # 422, as when the network refuses the content
-FAULT_MODES = (NO_FAULT, RATE_LIMIT, SERVER_ERROR, TIMEOUT, ACCEPT_THEN_TIMEOUT, UNAUTHORIZED, REJECTED)
+FAULT_MODES = (
+    NO_FAULT, RATE_LIMIT, SERVER_ERROR, TIMEOUT, ACCEPT_THEN_TIMEOUT, UNAUTHORIZED, REJECTED,
+)
 
 # Which requests a fault applies to.
 APPLIES_TO_PUBLISH = "publish"

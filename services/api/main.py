@@ -31,9 +31,11 @@ ROUTER_MODULES = (
 )
 
 
-def service_routers() -> list[APIRouter]:
+def service_routers(settings: Settings) -> list[APIRouter]:
     routers = [api.router]
     for name in ROUTER_MODULES:
+        if name == "services.api.sandbox" and not settings.sandbox:
+            continue
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as error:
@@ -52,7 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
     context.extras["networks"] = get_network_registry(allow=settings.plugin_allow_list)
     context.extras["secrets"] = SecretBox.from_settings(settings)
     return build_app(
-        context, handlers=HANDLERS, routers=service_routers(),
+        context, handlers=HANDLERS, routers=service_routers(settings),
         title="Tamtam API", version="0.1.0", description=DESCRIPTION,
     )
 
