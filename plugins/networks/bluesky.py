@@ -17,7 +17,6 @@ import secrets
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -47,6 +46,7 @@ from plugins.networks.base import (
     ValidationProblem,
 )
 from plugins.networks.counting import grapheme_count, utf8_length
+from plugins.networks.edge import IN_TIME_REASONS, media_bytes, retry_after, send
 from plugins.networks.facets import build_facets
 from plugins.networks.hookspecs import hookimpl
 from plugins.networks.textrules import standard_problems
@@ -197,7 +197,7 @@ class BlueskyAdapter(NetworkAdapter):
         return {"uri": created["uri"], "cid": created["cid"]}
 
     def _upload(self, media: Media, account: Account) -> dict[str, Any]:
-        content = _media_bytes(self.http, media)
+        content = media_bytes(self.http, media, network="Bluesky")
         response = self._xrpc(
             "POST",
             account,
@@ -374,12 +374,9 @@ class BlueskyAdapter(NetworkAdapter):
         raise AssertionError("unreachable")
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = self.http.request(method, url, **kwargs)
-        except httpx.TimeoutException as error:
-            raise RetryLater(f"Bluesky did not answer in time ({type(error).__name__})") from error
-        except httpx.TransportError as error:
-            raise RetryLater(f"Bluesky could not be reached ({type(error).__name__})") from error
+        response = send(
+            self.http, method, url, network="Bluesky", reasons=IN_TIME_REASONS, **kwargs
+        )
         if response.status_code < 400:
             return response
         error_name, message = _error(response)
@@ -429,29 +426,11 @@ def new_record_key() -> str:
     return _tid(((time.time_ns() // 1000) << 10) | secrets.randbits(10))
 
 
-def _media_bytes(http: httpx.Client, media: Media) -> bytes:
-    if media.content is not None:
-        return media.content
-    if not media.url:
-        raise Rejected("Bluesky: media has neither content nor url")
-    try:
-        response = http.get(media.url)
-        response.raise_for_status()
-    except httpx.HTTPError as error:
-        raise RetryLater(f"could not download media {media.url}: {error}") from error
-    return response.content
-
-
 def wait_seconds(response: httpx.Response) -> float | None:
     """Retry-After, else RateLimit-Reset (epoch seconds)."""
-    retry_after = response.headers.get("Retry-After")
-    if retry_after:
-        if retry_after.strip().isdigit():
-            return float(retry_after)
-        try:
-            return max(0.0, parsedate_to_datetime(retry_after).timestamp() - time.time())
-        except (TypeError, ValueError):
-            pass
+    wait = retry_after(response.headers)
+    if wait is not None:
+        return wait
     reset = response.headers.get("RateLimit-Reset")
     if reset and reset.strip().isdigit():
         return max(0.0, float(reset) - time.time())

@@ -155,9 +155,7 @@ class FacebookAdapter(NetworkAdapter):
                         in_reply_to=comment.get("parent", {}).get("id") or entry["id"],
                     )
                 )
-        mentions.sort(key=lambda mention: mention.created_at)
-        seen = [(mention.external_id, mention.created_at) for mention in mentions]
-        return MentionPage(tuple(mentions), mark.advance(seen) or cursor)
+        return mark.page(mentions, cursor)
 
     def fetch_metrics(self, account: Account, external_ids: list[str]) -> list[PostMetrics]:
         if not external_ids:

@@ -14,18 +14,34 @@ Errors come as `{"error": {"message", "type", "code", "error_subcode", "is_trans
 The token travels as the documented `access_token` parameter: in the form body for POSTs, in
 the query for GETs. Reasons never contain it (Graph messages do not echo tokens, and transport
 failures are reported without the URL).
+
+Instagram and Threads also share the container flow (`ContainerAdapter`): a container is
+polled until FINISHED before it is published, and a long-lived token is refreshed with a
+`refresh_access_token` grant.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
-from plugins.networks.base import AuthExpired, NetworkError, Rejected, RetryLater
+from plugins.networks.base import (
+    Account,
+    AuthExpired,
+    IncomingMention,
+    MentionPage,
+    NetworkAdapter,
+    NetworkError,
+    PublishResult,
+    Rejected,
+    RetryLater,
+)
 from plugins.networks.edge import json_body, retry_after, send
 
 AUTH_CODES = frozenset({102, 190})
@@ -167,6 +183,12 @@ class HighWaterMark:
             return True
         return created_at == self.time and external_id not in self.ids
 
+    def page(self, mentions: list[IncomingMention], cursor: str | None) -> MentionPage:
+        """The admitted `mentions`, oldest first, and the cursor after them."""
+        ordered = sorted(mentions, key=lambda mention: mention.created_at)
+        seen = [(mention.external_id, mention.created_at) for mention in ordered]
+        return MentionPage(tuple(ordered), self.advance(seen) or cursor)
+
     def advance(self, seen: list[tuple[str, datetime]]) -> str | None:
         """The cursor after `seen` (id, time) pairs were returned; unchanged when empty."""
         time, ids = self.time, set(self.ids)
@@ -178,3 +200,68 @@ class HighWaterMark:
         if time is None:
             return None
         return f"{time.isoformat()}|{','.join(sorted(ids))}"
+
+
+def same_text(entries: list[dict[str, Any]], field: str, text: str) -> PublishResult | None:
+    """The first of `entries` (Graph objects with `id`, `permalink`) whose `field` is `text`."""
+    for entry in entries:
+        if entry.get(field, "") == text:
+            return PublishResult(
+                entry["id"], url=entry.get("permalink", ""), part_ids=(entry["id"],)
+            )
+    return None
+
+
+class ContainerAdapter(NetworkAdapter):
+    """Meta's container flow (Instagram, Threads): create a container, wait until it is
+    FINISHED, publish it. `status_field` holds the state, `detail_field` why it failed."""
+
+    status_field: ClassVar[str]
+    detail_field: ClassVar[str]
+
+    def __init__(
+        self,
+        http: httpx.Client | None = None,
+        *,
+        poll_interval: float = 3.0,
+        max_polls: int = 20,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(http)
+        self.poll_interval = poll_interval
+        self.max_polls = max_polls
+        self.sleep = sleep
+
+    def _wait_until_finished(self, api: GraphApi, container: str) -> None:
+        for attempt in range(self.max_polls):
+            state = api.get(container, {"fields": f"{self.status_field},{self.detail_field}"})
+            status = state.get(self.status_field)
+            if status in ("FINISHED", "PUBLISHED"):
+                return
+            if status in ("ERROR", "EXPIRED"):
+                detail = state.get(self.detail_field) or status
+                raise Rejected(f"{self.display_name}: the media container failed ({detail})")
+            if attempt + 1 < self.max_polls:
+                self.sleep(self.poll_interval)
+        raise RetryLater(
+            f"{self.display_name}: the media is still being processed", self.poll_interval
+        )
+
+    def _permalink(self, api: GraphApi, media_id: str) -> str:
+        # The post is out: a failure here must not make the caller publish it again.
+        try:
+            return str(api.get(media_id, {"fields": "permalink"}).get("permalink", ""))
+        except NetworkError:
+            return ""
+
+    def _refresh_token(self, account: Account, base_url: str, grant_type: str) -> dict[str, Any]:
+        """New credentials from `GET {base_url}/refresh_access_token?grant_type=…`."""
+        api = GraphApi(self.http, base_url, account.credentials["access_token"], self.display_name)
+        answer = api.get("refresh_access_token", {"grant_type": grant_type})
+        if "access_token" not in answer:
+            raise AuthExpired(f"{self.display_name}: the refresh gave no token")
+        return {
+            **account.credentials,
+            "access_token": answer["access_token"],
+            "expires_in": answer.get("expires_in"),
+        }

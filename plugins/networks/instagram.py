@@ -30,12 +30,8 @@ here is 30, and `counting` says to keep to 5.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-
-import httpx
 
 from plugins.networks.base import (
     FETCH_MENTIONS,
@@ -49,22 +45,21 @@ from plugins.networks.base import (
     IncomingMention,
     Limits,
     MentionPage,
-    NetworkAdapter,
-    NetworkError,
     OutgoingPost,
     PostMetrics,
     PublishResult,
     Rejected,
-    RetryLater,
     ValidationProblem,
 )
 from plugins.networks.edge import utf16_length
 from plugins.networks.graph import (
     INVALID_PARAMETER,
+    ContainerAdapter,
     GraphApi,
     GraphRejected,
     HighWaterMark,
     parse_time,
+    same_text,
 )
 from plugins.networks.hookspecs import hookimpl
 from plugins.networks.textrules import standard_problems
@@ -73,7 +68,7 @@ DEFAULT_GRAPH_VERSION = "v25.0"
 COMMENT_FIELDS = "id,text,timestamp,username,parent_id"
 
 
-class InstagramAdapter(NetworkAdapter):
+class InstagramAdapter(ContainerAdapter):
     name = "instagram"
     display_name = "Instagram"
     limits = Limits(
@@ -91,19 +86,8 @@ class InstagramAdapter(NetworkAdapter):
             {PUBLISH_MEDIA, REPLIES, FETCH_MENTIONS, FETCH_METRICS, REFRESH, LOOKUP}
         ),
     )
-
-    def __init__(
-        self,
-        http: httpx.Client | None = None,
-        *,
-        poll_interval: float = 3.0,
-        max_polls: int = 20,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        super().__init__(http)
-        self.poll_interval = poll_interval
-        self.max_polls = max_polls
-        self.sleep = sleep
+    status_field = "status_code"
+    detail_field = "status"
 
     def count(self, text: str) -> int:
         return utf16_length(text)
@@ -197,26 +181,6 @@ class InstagramAdapter(NetworkAdapter):
             answer = api.post(f"{post.reply_to}/comments", {"message": post.text})
         return PublishResult(answer["id"], part_ids=(answer["id"],))
 
-    def _wait_until_finished(self, api: GraphApi, container: str) -> None:
-        for attempt in range(self.max_polls):
-            status = api.get(container, {"fields": "status_code,status"})
-            code = status.get("status_code")
-            if code in ("FINISHED", "PUBLISHED"):
-                return
-            if code in ("ERROR", "EXPIRED"):
-                detail = status.get("status") or code
-                raise Rejected(f"Instagram: the media container failed ({detail})")
-            if attempt + 1 < self.max_polls:
-                self.sleep(self.poll_interval)
-        raise RetryLater("Instagram: the media is still being processed", self.poll_interval)
-
-    def _permalink(self, api: GraphApi, media_id: str) -> str:
-        # The post is out: a failure here must not make the caller publish it again.
-        try:
-            return str(api.get(media_id, {"fields": "permalink"}).get("permalink", ""))
-        except NetworkError:
-            return ""
-
     def find_published(self, post: OutgoingPost, account: Account) -> PublishResult | None:
         if post.reply_to:
             return None
@@ -225,12 +189,7 @@ class InstagramAdapter(NetworkAdapter):
             f"{account.settings['ig_user_id']}/media",
             {"fields": "id,caption,permalink", "limit": 10},
         )
-        for media in recent.get("data", []):
-            if media.get("caption", "") == post.text:
-                return PublishResult(
-                    media["id"], url=media.get("permalink", ""), part_ids=(media["id"],)
-                )
-        return None
+        return same_text(recent.get("data", []), "caption", post.text)
 
     # reading --------------------------------------------------------------------------
     def fetch_mentions(self, account: Account, cursor: str | None) -> MentionPage:
@@ -253,9 +212,7 @@ class InstagramAdapter(NetworkAdapter):
                         continue
                     if mark.admits(mention.external_id, mention.created_at):
                         mentions.append(mention)
-        mentions.sort(key=lambda mention: mention.created_at)
-        seen = [(mention.external_id, mention.created_at) for mention in mentions]
-        return MentionPage(tuple(mentions), mark.advance(seen) or cursor)
+        return mark.page(mentions, cursor)
 
     def fetch_metrics(self, account: Account, external_ids: list[str]) -> list[PostMetrics]:
         api = self._api(account)
@@ -274,20 +231,7 @@ class InstagramAdapter(NetworkAdapter):
     def refresh(self, account: Account) -> dict[str, Any]:
         if account.settings.get("graph_host", "graph.facebook.com") != "graph.instagram.com":
             raise AuthExpired("Instagram: tokens from Facebook Login have no refresh; reconnect")
-        api = GraphApi(
-            self.http,
-            "https://graph.instagram.com",
-            account.credentials["access_token"],
-            self.display_name,
-        )
-        answer = api.get("refresh_access_token", {"grant_type": "ig_refresh_token"})
-        if "access_token" not in answer:
-            raise AuthExpired("Instagram: the refresh gave no token")
-        return {
-            **account.credentials,
-            "access_token": answer["access_token"],
-            "expires_in": answer.get("expires_in"),
-        }
+        return self._refresh_token(account, "https://graph.instagram.com", "ig_refresh_token")
 
 
 def _mention(entry: dict[str, Any], media_id: str) -> IncomingMention:

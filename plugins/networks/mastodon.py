@@ -10,19 +10,14 @@ statuses for the same text.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import html
 import logging
 import re
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 
@@ -51,7 +46,16 @@ from plugins.networks.base import (
     ValidationProblem,
 )
 from plugins.networks.counting import MASTODON_URL_LENGTH, mastodon_length
+from plugins.networks.edge import (
+    IN_TIME_REASONS,
+    error_message,
+    media_bytes,
+    rest_error,
+    retry_after,
+    send,
+)
 from plugins.networks.hookspecs import hookimpl
+from plugins.networks.oauth import authorization_url
 from plugins.networks.textrules import standard_problems
 
 log = logging.getLogger(__name__)
@@ -198,7 +202,7 @@ class MastodonAdapter(NetworkAdapter):
         return dict(response.json())
 
     def _upload(self, media: Media, account: Account) -> str:
-        content = _media_bytes(self.http, media)
+        content = media_bytes(self.http, media)
         files = {"file": ("upload", content, media.mime_type)}
         data = {"description": media.alt_text} if media.alt_text else {}
         response = self._call("POST", account, "/api/v2/media", files=files, data=data)
@@ -288,19 +292,13 @@ class MastodonAdapter(NetworkAdapter):
         self, instance: str, client_id: str, redirect_uri: str, state: str
     ) -> tuple[str, str]:
         """The URL to send the person to, and the PKCE verifier to keep for `exchange_code`."""
-        verifier, challenge = pkce_pair()
-        query = urlencode(
-            {
-                "response_type": "code",
-                "client_id": client_id,
-                "redirect_uri": redirect_uri,
-                "scope": SCOPES,
-                "state": state,
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-            }
+        return authorization_url(
+            f"{normalize_instance(instance)}/oauth/authorize",
+            client_id=client_id,
+            redirect_uri=redirect_uri,
+            scope=SCOPES,
+            state=state,
         )
-        return f"{normalize_instance(instance)}/oauth/authorize?{query}", verifier
 
     def exchange_code(
         self,
@@ -336,20 +334,12 @@ class MastodonAdapter(NetworkAdapter):
         return self._send(method, f"{instance_url(account)}{path}", headers=headers, **kwargs)
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = self.http.request(method, url, **kwargs)
-        except httpx.TimeoutException as error:
-            raise RetryLater(f"Mastodon did not answer in time ({type(error).__name__})") from error
-        except httpx.TransportError as error:
-            raise RetryLater(f"Mastodon could not be reached ({type(error).__name__})") from error
+        response = send(
+            self.http, method, url, network="Mastodon", reasons=IN_TIME_REASONS, **kwargs
+        )
         if response.status_code < 400:
             return response
-        message = _error_message(response)
-        if response.status_code == 429 or response.status_code >= 500:
-            raise RetryLater(f"Mastodon {response.status_code}: {message}", wait_seconds(response))
-        if response.status_code == 401:
-            raise AuthExpired(f"Mastodon: {message}")
-        raise Rejected(f"Mastodon {response.status_code}: {message}")
+        raise rest_error("Mastodon", response, error_message(response), wait_seconds)
 
 
 def normalize_instance(instance: str) -> str:
@@ -364,30 +354,11 @@ def instance_url(account: Account) -> str:
     return normalize_instance(str(instance))
 
 
-def _media_bytes(http: httpx.Client, media: Media) -> bytes:
-    """The media's bytes: given inline, or downloaded from its URL."""
-    if media.content is not None:
-        return media.content
-    if not media.url:
-        raise Rejected("media has neither content nor url")
-    try:
-        response = http.get(media.url)
-        response.raise_for_status()
-    except httpx.HTTPError as error:
-        raise RetryLater(f"could not download media {media.url}: {error}") from error
-    return response.content
-
-
 def wait_seconds(response: httpx.Response) -> float | None:
     """How long the server asked us to wait: Retry-After, else X-RateLimit-Reset (a time)."""
-    retry_after = response.headers.get("Retry-After")
-    if retry_after:
-        if retry_after.strip().isdigit():
-            return float(retry_after)
-        try:
-            return max(0.0, parsedate_to_datetime(retry_after).timestamp() - time.time())
-        except (TypeError, ValueError):
-            pass
+    wait = retry_after(response.headers)
+    if wait is not None:
+        return wait
     reset = response.headers.get("X-RateLimit-Reset")
     if reset:
         try:
@@ -396,22 +367,6 @@ def wait_seconds(response: httpx.Response) -> float | None:
         except ValueError:
             return None
     return None
-
-
-def pkce_pair() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(64)
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
-def _error_message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200] or response.reason_phrase
-    if isinstance(body, dict):
-        return str(body.get("error_description") or body.get("error") or body)[:300]
-    return str(body)[:300]
 
 
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)

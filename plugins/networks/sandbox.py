@@ -12,8 +12,7 @@ Text is counted in Unicode code points, not graphemes: an emoji made of several 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -41,10 +40,12 @@ from plugins.networks.base import (
     Rejected,
     RetryLater,
 )
+from plugins.networks.edge import retry_after, send
 from plugins.networks.hookspecs import hookimpl
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/sandbox/api"
 METRICS_BATCH = 100
+REASONS = ("{network} did not answer in time ({error})", "{network} is unreachable ({error})")
 
 
 @hookimpl
@@ -154,24 +155,19 @@ class SandboxAdapter(NetworkAdapter):
         token = account.credentials.get("access_token")
         if token:
             options["headers"] = {**options.get("headers", {}), "Authorization": f"Bearer {token}"}
-        try:
-            response = self.http.request(method, url, **options)
-        except httpx.TimeoutException as error:
-            raise RetryLater(
-                f"{self.display_name} did not answer in time ({type(error).__name__})") from error
-        except httpx.TransportError as error:
-            raise RetryLater(
-                f"{self.display_name} is unreachable ({type(error).__name__})") from error
+        response = send(self.http, method, url, network=self.display_name, reasons=REASONS,
+                        **options)
         if response.status_code < 400:
             try:
                 return response.json()  # type: ignore[no-any-return]
             except ValueError as error:
                 raise RetryLater(f"{self.display_name} sent an unreadable answer") from error
         reason = _problem_detail(response)
+        wait = retry_after(response.headers)
         if response.status_code == 429:
-            raise RetryLater(f"rate limited: {reason}", after=_retry_after(response))
+            raise RetryLater(f"rate limited: {reason}", after=wait)
         if response.status_code >= 500:
-            raise RetryLater(f"{response.status_code}: {reason}", after=_retry_after(response))
+            raise RetryLater(f"{response.status_code}: {reason}", after=wait)
         if response.status_code == 401:
             raise AuthExpired(reason)
         raise Rejected(reason)
@@ -198,20 +194,3 @@ def _problem_detail(response: httpx.Response) -> str:
         return str(problem.get("detail") or problem.get("title") or f"HTTP {response.status_code}")
     return f"HTTP {response.status_code}"
 
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Retry-After in seconds, whether given as seconds or as an HTTP date."""
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

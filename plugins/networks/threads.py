@@ -24,12 +24,9 @@ the docs linking a grapheme splitter; so each user-perceived character counts 1,
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import regex
 
 from plugins.networks.base import (
@@ -42,20 +39,21 @@ from plugins.networks.base import (
     REPLIES,
     THREADS,
     Account,
-    AuthExpired,
     IncomingMention,
     Limits,
     Media,
     MentionPage,
-    NetworkAdapter,
-    NetworkError,
     OutgoingPost,
     PostMetrics,
     PublishResult,
-    Rejected,
-    RetryLater,
 )
-from plugins.networks.graph import GraphApi, HighWaterMark, parse_time
+from plugins.networks.graph import (
+    ContainerAdapter,
+    GraphApi,
+    HighWaterMark,
+    parse_time,
+    same_text,
+)
 from plugins.networks.hookspecs import hookimpl
 
 BASE_URL = "https://graph.threads.net/v1.0"
@@ -75,7 +73,7 @@ def threads_length(text: str) -> int:
     return total
 
 
-class ThreadsAdapter(NetworkAdapter):
+class ThreadsAdapter(ContainerAdapter):
     name = "threads"
     display_name = "Threads"
     limits = Limits(
@@ -98,19 +96,8 @@ class ThreadsAdapter(NetworkAdapter):
             }
         ),
     )
-
-    def __init__(
-        self,
-        http: httpx.Client | None = None,
-        *,
-        poll_interval: float = 3.0,
-        max_polls: int = 20,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        super().__init__(http)
-        self.poll_interval = poll_interval
-        self.max_polls = max_polls
-        self.sleep = sleep
+    status_field = "status"
+    detail_field = "error_message"
 
     def count(self, text: str) -> int:
         return threads_length(text)
@@ -160,38 +147,12 @@ class ThreadsAdapter(NetworkAdapter):
         self._wait_until_finished(api, container)
         return str(api.post(f"{user}/threads_publish", {"creation_id": container})["id"])
 
-    def _wait_until_finished(self, api: GraphApi, container: str) -> None:
-        for attempt in range(self.max_polls):
-            state = api.get(container, {"fields": "status,error_message"})
-            status = state.get("status")
-            if status in ("FINISHED", "PUBLISHED"):
-                return
-            if status in ("ERROR", "EXPIRED"):
-                raise Rejected(
-                    f"Threads: the media container failed ({state.get('error_message') or status})"
-                )
-            if attempt + 1 < self.max_polls:
-                self.sleep(self.poll_interval)
-        raise RetryLater("Threads: the media is still being processed", self.poll_interval)
-
-    def _permalink(self, api: GraphApi, media_id: str) -> str:
-        # The post is out: a failure here must not make the caller publish it again.
-        try:
-            return str(api.get(media_id, {"fields": "permalink"}).get("permalink", ""))
-        except NetworkError:
-            return ""
-
     def find_published(self, post: OutgoingPost, account: Account) -> PublishResult | None:
         api = self._api(account)
         user = account.settings.get("threads_user_id", "me")
         edge = "replies" if post.reply_to else "threads"
         recent = api.get(f"{user}/{edge}", {"fields": "id,text,permalink", "limit": 25})
-        for entry in recent.get("data", []):
-            if entry.get("text", "") == post.text:
-                return PublishResult(
-                    entry["id"], url=entry.get("permalink", ""), part_ids=(entry["id"],)
-                )
-        return None
+        return same_text(recent.get("data", []), "text", post.text)
 
     # reading --------------------------------------------------------------------------
     def fetch_mentions(self, account: Account, cursor: str | None) -> MentionPage:
@@ -216,9 +177,7 @@ class ThreadsAdapter(NetworkAdapter):
                 )
                 if mark.admits(mention.external_id, mention.created_at):
                     mentions.append(mention)
-        mentions.sort(key=lambda mention: mention.created_at)
-        seen = [(mention.external_id, mention.created_at) for mention in mentions]
-        return MentionPage(tuple(mentions), mark.advance(seen) or cursor)
+        return mark.page(mentions, cursor)
 
     def fetch_metrics(self, account: Account, external_ids: list[str]) -> list[PostMetrics]:
         api = self._api(account)
@@ -241,15 +200,7 @@ class ThreadsAdapter(NetworkAdapter):
         return metrics
 
     def refresh(self, account: Account) -> dict[str, Any]:
-        api = self._api(account, "https://graph.threads.net")
-        answer = api.get("refresh_access_token", {"grant_type": "th_refresh_token"})
-        if "access_token" not in answer:
-            raise AuthExpired("Threads: the refresh gave no token")
-        return {
-            **account.credentials,
-            "access_token": answer["access_token"],
-            "expires_in": answer.get("expires_in"),
-        }
+        return self._refresh_token(account, "https://graph.threads.net", "th_refresh_token")
 
 
 def _insight_value(item: dict[str, Any]) -> int:

@@ -11,13 +11,10 @@ X has no idempotency key and no way to find a post by one, so `find_published` i
 from __future__ import annotations
 
 import base64
-import hashlib
-import secrets
 import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 
@@ -41,10 +38,18 @@ from plugins.networks.base import (
     PostMetrics,
     PublishResult,
     Rejected,
-    RetryLater,
 )
 from plugins.networks.counting import x_weighted_length
+from plugins.networks.edge import (
+    IN_TIME_REASONS,
+    error_message,
+    media_bytes,
+    rest_error,
+    retry_after,
+    send,
+)
 from plugins.networks.hookspecs import hookimpl
+from plugins.networks.oauth import authorization_url
 
 API = "https://api.x.com"
 AUTHORIZE_URL = "https://x.com/i/oauth2/authorize"
@@ -102,7 +107,7 @@ class XAdapter(NetworkAdapter):
         return str(self._call("POST", account, "/2/tweets", json=body).json()["data"]["id"])
 
     def _upload(self, media: Media, account: Account) -> str:
-        content = _media_bytes(self.http, media)
+        content = media_bytes(self.http, media, network="X")
         category = "tweet_gif" if media.mime_type == "image/gif" else "tweet_image"
         response = self._call(
             "POST",
@@ -185,19 +190,9 @@ class XAdapter(NetworkAdapter):
     # OAuth ----------------------------------------------------------------------------
     def authorization_url(self, client_id: str, redirect_uri: str, state: str) -> tuple[str, str]:
         """The URL to send the person to, and the PKCE verifier to keep for `exchange_code`."""
-        verifier, challenge = _pkce_pair()
-        query = urlencode(
-            {
-                "response_type": "code",
-                "client_id": client_id,
-                "redirect_uri": redirect_uri,
-                "scope": SCOPES,
-                "state": state,
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-            }
+        return authorization_url(
+            AUTHORIZE_URL, client_id=client_id, redirect_uri=redirect_uri, scope=SCOPES, state=state
         )
-        return f"{AUTHORIZE_URL}?{query}", verifier
 
     def exchange_code(
         self,
@@ -264,46 +259,31 @@ class XAdapter(NetworkAdapter):
         return self._send(method, f"{API}{path}", headers=headers, **kwargs)
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = self.http.request(method, url, **kwargs)
-        except httpx.TimeoutException as error:
-            raise RetryLater(f"X did not answer in time ({type(error).__name__})") from error
-        except httpx.TransportError as error:
-            raise RetryLater(f"X could not be reached ({type(error).__name__})") from error
+        response = send(self.http, method, url, network="X", reasons=IN_TIME_REASONS, **kwargs)
         if response.status_code < 400:
             return response
-        message = _error_message(response)
-        if response.status_code == 429 or response.status_code >= 500:
-            raise RetryLater(f"X {response.status_code}: {message}", wait_seconds(response))
-        if response.status_code == 401:
-            raise AuthExpired(f"X: {message}")
-        raise Rejected(f"X {response.status_code}: {message}")
+        raise rest_error("X", response, error_message(response, _describe_error), wait_seconds)
 
 
 def wait_seconds(response: httpx.Response) -> float | None:
     """Retry-After, else x-rate-limit-reset (epoch seconds)."""
-    retry_after = response.headers.get("retry-after", "").strip()
-    if retry_after.isdigit():
-        return float(retry_after)
+    wait = retry_after(response.headers)
+    if wait is not None:
+        return wait
     reset = response.headers.get("x-rate-limit-reset", "").strip()
     if reset.isdigit():
         return max(0.0, float(reset) - time.time())
     return None
 
 
-def _error_message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200] or response.reason_phrase
-    if not isinstance(body, dict):
-        return str(body)[:300]
+def _describe_error(body: dict[str, Any]) -> str | None:
+    """X's own error shapes: a problem `detail`/`title`, else the first of `errors`."""
     if body.get("detail") or body.get("title"):
-        return str(body.get("detail") or body.get("title"))[:300]
+        return str(body.get("detail") or body.get("title"))
     if body.get("errors"):
         first = body["errors"][0]
-        return str(first.get("message") or first.get("detail") or first)[:300]
-    return str(body.get("error_description") or body.get("error") or body)[:300]
+        return str(first.get("message") or first.get("detail") or first)
+    return None
 
 
 def _newer(candidate: str, current: str) -> bool:
@@ -323,25 +303,6 @@ def _mention(post: dict[str, Any], users: dict[str, str]) -> IncomingMention:
         url=f"https://x.com/{author or 'i'}/status/{post['id']}",
         in_reply_to=replied[0] if replied else None,
     )
-
-
-def _media_bytes(http: httpx.Client, media: Media) -> bytes:
-    if media.content is not None:
-        return media.content
-    if not media.url:
-        raise Rejected("X: media has neither content nor url")
-    try:
-        response = http.get(media.url)
-        response.raise_for_status()
-    except httpx.HTTPError as error:
-        raise RetryLater(f"could not download media {media.url}: {error}") from error
-    return response.content
-
-
-def _pkce_pair() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(64)
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 @hookimpl

@@ -4,29 +4,23 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 
 import httpx
 import pytest
 import regex
+from network_fakes import Handler, recording
 
 from plugins.networks import get_network_registry
 from plugins.networks.base import Account, AuthExpired, Media, OutgoingPost, Rejected, RetryLater
 from plugins.networks.bluesky import BlueskyAdapter, record_key
 
-Handler = Callable[[httpx.Request], httpx.Response]
 SERVICE = "https://pds.example"
 DID = "did:plc:tamtam"
 
 
 def make(handler: Handler) -> tuple[BlueskyAdapter, list[httpx.Request]]:
-    seen: list[httpx.Request] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return handler(request)
-
-    return BlueskyAdapter(http=httpx.Client(transport=httpx.MockTransport(record))), seen
+    client, seen = recording(handler)
+    return BlueskyAdapter(http=client), seen
 
 
 def account(**credentials) -> Account:

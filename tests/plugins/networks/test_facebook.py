@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from email.parser import BytesParser
-from email.policy import HTTP
-from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from network_fakes import Routes, form, multipart
 
 from plugins.networks.base import (
     REFRESH,
@@ -29,38 +27,9 @@ PAGE = "1001"
 BASE = "/v25.0"
 
 
-class FakeGraph:
-    def __init__(self) -> None:
-        self.routes: dict[tuple[str, str], list[httpx.Response]] = {}
-        self.requests: list[httpx.Request] = []
-
-    def on(self, method: str, path: str, *responses: httpx.Response) -> None:
-        self.routes.setdefault((method, path), []).extend(responses)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        queue = self.routes.get((request.method, request.url.path))
-        if not queue:
-            raise AssertionError(f"unexpected {request.method} {request.url.path}")
-        return queue.pop(0) if len(queue) > 1 else queue[0]
-
+class FakeGraph(Routes):
     def adapter(self) -> FacebookAdapter:
-        return FacebookAdapter(http=httpx.Client(transport=httpx.MockTransport(self)))
-
-
-def form(request: httpx.Request) -> dict[str, str]:
-    return {key: values[0] for key, values in parse_qs(request.content.decode()).items()}
-
-
-def multipart(request: httpx.Request) -> dict[str, object]:
-    head = b"Content-Type: " + request.headers["content-type"].encode() + b"\r\n\r\n"
-    message = BytesParser(policy=HTTP).parsebytes(head + request.content)
-    parts: dict[str, object] = {}
-    for part in message.iter_parts():
-        raw = part.get_payload(decode=True)
-        name = part.get_param("name", header="content-disposition")
-        parts[name] = raw if part.get_filename() else raw.decode("utf-8")
-    return parts
+        return FacebookAdapter(http=self.client())
 
 
 def graph_error(status: int, code: int, message: str, **extra: object) -> httpx.Response:

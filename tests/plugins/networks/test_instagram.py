@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs
-
 import httpx
 import pytest
+from network_fakes import Routes, form, ok
 
 from plugins.networks.base import (
     THREADS,
@@ -24,25 +23,11 @@ BASE = "/v25.0"
 PHOTO = Media("image/jpeg", alt_text="Un coucher de soleil", url="https://cdn.example/sun.jpg")
 
 
-class FakeGraph:
-    def __init__(self) -> None:
-        self.routes: dict[tuple[str, str], list[httpx.Response]] = {}
-        self.requests: list[httpx.Request] = []
-
-    def on(self, method: str, path: str, *responses: httpx.Response) -> None:
-        self.routes.setdefault((method, path), []).extend(responses)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        queue = self.routes.get((request.method, request.url.path))
-        if not queue:
-            raise AssertionError(f"unexpected {request.method} {request.url.path}")
-        return queue.pop(0) if len(queue) > 1 else queue[0]
-
+class FakeGraph(Routes):
     def adapter(self, **options: object) -> InstagramAdapter:
         self.sleeps: list[float] = []
         return InstagramAdapter(
-            http=httpx.Client(transport=httpx.MockTransport(self)),
+            http=self.client(),
             poll_interval=2.5,
             sleep=self.sleeps.append,
             **options,  # type: ignore[arg-type]
@@ -50,14 +35,6 @@ class FakeGraph:
 
     def paths(self) -> list[str]:
         return [f"{r.method} {r.url.path}" for r in self.requests]
-
-
-def form(request: httpx.Request) -> dict[str, str]:
-    return {key: values[0] for key, values in parse_qs(request.content.decode()).items()}
-
-
-def ok(**body: object) -> httpx.Response:
-    return httpx.Response(200, json=body)
 
 
 def account(host: str = "graph.facebook.com") -> Account:

@@ -7,6 +7,7 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from network_fakes import Routes
 
 from plugins.networks.base import (
     FETCH_MENTIONS,
@@ -26,25 +27,9 @@ AUTHOR = "urn:li:person:abc123"
 TOKEN = "li-secret-token"
 
 
-class FakeLinkedIn:
-    """Answers by (method, path) in order and records every request."""
-
-    def __init__(self) -> None:
-        self.routes: dict[tuple[str, str], list[httpx.Response]] = {}
-        self.requests: list[httpx.Request] = []
-
-    def on(self, method: str, path: str, *responses: httpx.Response) -> None:
-        self.routes.setdefault((method, path), []).extend(responses)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        queue = self.routes.get((request.method, request.url.path))
-        if not queue:
-            raise AssertionError(f"unexpected {request.method} {request.url.path}")
-        return queue.pop(0) if len(queue) > 1 else queue[0]
-
+class FakeLinkedIn(Routes):
     def adapter(self) -> LinkedInAdapter:
-        return LinkedInAdapter(http=httpx.Client(transport=httpx.MockTransport(self)))
+        return LinkedInAdapter(http=self.client())
 
 
 def account(**credentials: str) -> Account:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
+from network_fakes import Handler, recording
 
 from plugins.networks import get_network_registry
 from plugins.networks.base import (
@@ -24,17 +24,10 @@ from plugins.networks.base import (
 )
 from plugins.networks.mastodon import MastodonAdapter
 
-Handler = Callable[[httpx.Request], httpx.Response]
-
 
 def make(handler: Handler) -> tuple[MastodonAdapter, list[httpx.Request]]:
-    seen: list[httpx.Request] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return handler(request)
-
-    adapter = MastodonAdapter(http=httpx.Client(transport=httpx.MockTransport(record)))
+    client, seen = recording(handler)
+    adapter = MastodonAdapter(http=client)
     adapter.sleep = lambda seconds: None
     return adapter, seen
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from email.parser import BytesParser
-from email.policy import HTTP
 
 import httpx
 import pytest
+from network_fakes import multipart
 
 from plugins.networks.base import (
     Account,
@@ -62,18 +61,6 @@ def failure(code: int, description: str, **parameters: object) -> httpx.Response
     if parameters:
         body["parameters"] = parameters
     return httpx.Response(code, json=body)
-
-
-def multipart(request: httpx.Request) -> dict[str, object]:
-    head = b"Content-Type: " + request.headers["content-type"].encode() + b"\r\n\r\n"
-    message = BytesParser(policy=HTTP).parsebytes(head + request.content)
-    parts: dict[str, object] = {}
-    for part in message.iter_parts():
-        raw = part.get_payload(decode=True)
-        parts[part.get_param("name", header="content-disposition")] = (
-            raw if part.get_filename() else raw.decode("utf-8")
-        )
-    return parts
 
 
 @pytest.fixture

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs
-
 import httpx
 import pytest
+from network_fakes import Routes, form, ok
 
 from plugins.networks.base import Account, AuthExpired, Media, OutgoingPost, Rejected, RetryLater
 from plugins.networks.threads import ThreadsAdapter
@@ -20,25 +19,14 @@ ACCOUNT = Account(
 )
 
 
-class FakeThreads:
+class FakeThreads(Routes):
     def __init__(self) -> None:
-        self.routes: dict[tuple[str, str], list[httpx.Response]] = {}
-        self.requests: list[httpx.Request] = []
+        super().__init__()
         self.sleeps: list[float] = []
-
-    def on(self, method: str, path: str, *responses: httpx.Response) -> None:
-        self.routes.setdefault((method, path), []).extend(responses)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        queue = self.routes.get((request.method, request.url.path))
-        if not queue:
-            raise AssertionError(f"unexpected {request.method} {request.url.path}")
-        return queue.pop(0) if len(queue) > 1 else queue[0]
 
     def adapter(self, **options: object) -> ThreadsAdapter:
         return ThreadsAdapter(
-            http=httpx.Client(transport=httpx.MockTransport(self)),
+            http=self.client(),
             poll_interval=1.5,
             sleep=self.sleeps.append,
             **options,  # type: ignore[arg-type]
@@ -46,14 +34,6 @@ class FakeThreads:
 
     def posted(self, path: str) -> list[dict[str, str]]:
         return [form(r) for r in self.requests if r.method == "POST" and r.url.path == path]
-
-
-def form(request: httpx.Request) -> dict[str, str]:
-    return {key: values[0] for key, values in parse_qs(request.content.decode()).items()}
-
-
-def ok(**body: object) -> httpx.Response:
-    return httpx.Response(200, json=body)
 
 
 @pytest.fixture

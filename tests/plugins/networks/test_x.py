@@ -6,11 +6,11 @@ import base64
 import hashlib
 import json
 import time
-from collections.abc import Callable
 from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
+from network_fakes import Handler, recording
 
 from plugins.networks import get_network_registry
 from plugins.networks.base import (
@@ -27,17 +27,10 @@ from plugins.networks.base import (
 )
 from plugins.networks.x import XAdapter
 
-Handler = Callable[[httpx.Request], httpx.Response]
-
 
 def make(handler: Handler) -> tuple[XAdapter, list[httpx.Request]]:
-    seen: list[httpx.Request] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return handler(request)
-
-    return XAdapter(http=httpx.Client(transport=httpx.MockTransport(record))), seen
+    client, seen = recording(handler)
+    return XAdapter(http=client), seen
 
 
 def account(**settings) -> Account:
