@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.review.handlers import HANDLERS
 from shared.config import Settings, get_settings
 from shared.wiring import build_app, build_context, serve
-
-from services.review.handlers import HANDLERS
 
 
 def create_app(settings: Settings) -> FastAPI:
