@@ -8,8 +8,9 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared.db import utcnow
+from shared.db import tenant_select, utcnow
 from shared.models import Agency, ApiKey
+from shared.pagination import page_of, paginate
 
 ROLES = ("admin", "editor", "approver", "viewer")
 
@@ -33,7 +34,9 @@ def create_key(
         key, prefix = generate_key()
     else:
         prefix = key.split("_")[1] if key.startswith("tt_") and key.count("_") >= 2 else key[:8]
-    row = ApiKey(agency_id=agency_id, name=name, role=role, prefix=prefix[:16], key_hash=hash_key(key))
+    row = ApiKey(
+        agency_id=agency_id, name=name, role=role, prefix=prefix[:16], key_hash=hash_key(key)
+    )
     session.add(row)
     session.flush()
     return row, key
@@ -57,3 +60,28 @@ def authenticate(session: Session, key: str) -> ApiKey | None:
 
 def revoke(row: ApiKey) -> None:
     row.revoked_at = utcnow()
+
+
+def list_keys(
+    session: Session, agency_id: str, cursor: str | None, limit: int
+) -> tuple[list[ApiKey], str | None]:
+    query = tenant_select(ApiKey, agency_id)
+    return page_of(list(session.scalars(paginate(query, ApiKey, cursor, limit))), limit)
+
+
+def active_admin_keys(session: Session, agency_id: str) -> int:
+    return len(
+        session.scalars(
+            tenant_select(ApiKey, agency_id).where(
+                ApiKey.role == "admin", ApiKey.revoked_at.is_(None)
+            )
+        ).all()
+    )
+
+
+def rotate(session: Session, row: ApiKey) -> tuple[ApiKey, str]:
+    """A new key with the same name and role; the old one stops working at once."""
+    new_row, clear = create_key(session, row.agency_id, row.name, row.role)
+    revoke(row)
+    session.flush()
+    return new_row, clear

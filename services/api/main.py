@@ -18,6 +18,10 @@ from fastapi import APIRouter
 
 from services.api import api
 from services.api.handlers import HANDLERS
+from services.api.idempotency import IdempotencyMiddleware, purge_idempotency_keys
+from services.api.ratelimit import RateLimitMiddleware
+from services.api.schemas import document_conventions
+from services.api.webhooks.delivery import deliver_webhooks
 
 # The api process hosts the HTTP routes of every service: each router lives in its own
 # service's package (`services/<name>/api.py`) and touches only that service's tables.
@@ -53,10 +57,16 @@ def create_app(settings: Settings) -> FastAPI:
     context = build_context("api", settings)
     context.extras["networks"] = get_network_registry(allow=settings.plugin_allow_list)
     context.extras["secrets"] = SecretBox.from_settings(settings)
-    return build_app(
+    app = build_app(
         context, handlers=HANDLERS, routers=service_routers(settings),
+        background=[deliver_webhooks, purge_idempotency_keys],
         title="Tamtam API", version="0.1.0", description=DESCRIPTION,
     )
+    app.add_middleware(IdempotencyMiddleware)  # inside the rate limit: a 429 reserves no key
+    app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute,
+                       burst=settings.rate_limit_burst)
+    document_conventions(app)
+    return app
 
 
 def main() -> None:

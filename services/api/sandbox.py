@@ -211,7 +211,7 @@ class SandboxFaultSet(BaseModel):
     mode: FaultMode
     applies_to: Literal["publish", "read", "all"] = Field(
         default="publish", description="`publish` (POST posts), `read` (every GET) or `all`.")
-    count: int = Field(default=UNTIL_CLEARED, ge=-1,
+    count: int = Field(default=UNTIL_CLEARED, ge=-1, le=1_000_000,
                        description="How many next matching requests fail; -1 until cleared.")
     wait_s: float = Field(default=30.0, ge=0, le=600,
                           description="Retry-After of rate_limit; how long the timeouts sleep.")
