@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     demo_api_key: SecretStr | None = Field(
         default=None, description="The demo agency's API key (random and printed when unset)."
     )
+    demo_password: SecretStr = Field(
+        default=SecretStr("tamtam-demo"),
+        description="Password of the demo web user demo@tamtam.local (made with the demo agency).",
+    )
     sandbox: bool = Field(
         default=True,
         description="Serve the sandbox network (a local test network, unauthenticated) at /sandbox; turn off in production.",
@@ -69,6 +73,37 @@ class Settings(BaseSettings):
     service_urls: dict[str, str] = Field(
         default_factory=dict,
         description='Where the api finds each service\'s health endpoints when they run on other hosts (JSON, e.g. {"ingest": "http://ingest:8000"}).',
+    )
+    ingest_poll_interval_s: float = Field(
+        default=60.0, gt=0,
+        description=("Seconds between two polls of one account's mentions and metrics "
+                     "(per-network defaults and overrides win)."),
+    )
+    ingest_poll_intervals: dict[str, float] = Field(
+        default_factory=dict,
+        description=('Poll interval in seconds per network, over the built-in ones '
+                     '(JSON, e.g. {"x": 300, "sandbox": 5}).'),
+    )
+    ingest_max_pages_per_poll: int = Field(
+        default=10, ge=1,
+        description="Pages of mentions one poll of an account reads at most before waiting for the next.",
+    )
+    ingest_metrics_days: int = Field(
+        default=14, ge=1,
+        description="Days after publication during which a post's metrics are polled.",
+    )
+    ingest_feed_interval_s: float = Field(
+        default=900.0, gt=0, description="Seconds between two reads of one RSS/Atom feed."
+    )
+    fetch_allow_networks: str = Field(
+        default="",
+        description=("Comma-separated networks (CIDR) or host names that fetches of user-given "
+                     "URLs (feeds, media, webhooks) may reach although they are private, "
+                     "loopback or link-local."),
+    )
+    ai_config: str = Field(
+        default=str(ROOT / "var" / "ai.toml"),
+        description="TOML file of the deployment's AI providers ([providers.<name>] tables: base_url, key, models); absent: only the offline `local` provider.",
     )
     load_plugins: str | None = Field(
         default=None,

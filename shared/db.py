@@ -138,7 +138,9 @@ def import_all_models() -> None:
 
     for module in (
         "shared.models",
-        "services.api.models",
+        "services.api.audit",
+        "services.api.idempotency",
+        "services.api.webhooks.models",
         "services.ingest.models",
         "services.generation.models",
         "services.review.models",

@@ -118,6 +118,11 @@ class DraftCreated(Payload):
     needs_person: bool = False
     provider: str = ""
     model: str = ""
+    mention_text: str = Field(default="", description="For a reply: the mention it answers.")
+    mention_author: str = ""
+    mention_external_id: str | None = Field(
+        default=None, description="For a reply: the mention's id on the network.")
+    mention_sentiment: Literal["negative", "neutral", "positive"] | None = None
 
 
 # --- review ---------------------------------------------------------------------------
