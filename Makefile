@@ -50,6 +50,12 @@ test: install kafka-jars pds
 bench: install kafka-jars
 	$(BIN)/python -m bench
 
+# A bounded fault scenario (own broker on 127.0.0.1:19092, two publish and ingest replicas,
+# SIGKILLs, a broker restart, sandbox faults); exits non-zero if a post is duplicated or lost.
+.PHONY: chaos
+chaos: install kafka-jars
+	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
+
 lint: install
 	$(BIN)/ruff check shared services plugins tests bench
 

@@ -17,14 +17,13 @@ import uvicorn
 from fastapi import FastAPI
 
 from bench.common import percentile, report
+from services.api.keys import create_agency
+from services.api.main import create_app
 from shared.bus import ensure_topics
 from shared.config import Settings
 from shared.db import make_engine, make_session_factory, transaction
 from shared.migrate import upgrade
 from shared.models import Brand
-
-from services.api.keys import create_agency
-from services.api.main import create_app
 
 REQUESTS = 400
 RUNS = 5

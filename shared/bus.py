@@ -7,11 +7,12 @@ a `Publisher` (or writes to the outbox inside its transaction and lets the runne
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Sequence
 
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import NoBrokersAvailable, TopicAlreadyExistsError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,8 +25,22 @@ log = logging.getLogger(__name__)
 CONSUMER_GROUPS = ("api", "ingest", "generation", "review", "publish")
 
 
-def make_producer(settings: Settings, client_id: str) -> KafkaProducer:
-    """acks=all with the idempotent producer: a retried send is not written twice."""
+def make_producer(settings: Settings, client_id: str, wait_s: float = 60.0) -> KafkaProducer:
+    """acks=all with the idempotent producer: a retried send is not written twice.
+    Waits up to `wait_s` for the cluster, so a service started while the broker restarts
+    comes up when it is back instead of exiting."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return _producer(settings, client_id)
+        except NoBrokersAvailable:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("no Kafka broker available yet; retrying", extra={"client_id": client_id})
+            time.sleep(2)
+
+
+def _producer(settings: Settings, client_id: str) -> KafkaProducer:
     return KafkaProducer(
         bootstrap_servers=settings.bootstrap_servers,
         client_id=client_id,
@@ -108,8 +123,10 @@ class Publisher:
                 self.producer.flush()
                 for future in futures:
                     future.get(timeout=30)  # raises if the broker refused one
+                # By event id, not seq: SQLite reuses the seq of deleted rows, so another
+                # flusher's rows staged meanwhile could carry a seq we just read.
                 session.execute(
-                    delete(OutboxEvent).where(OutboxEvent.seq.in_([row.seq for row in rows]))
+                    delete(OutboxEvent).where(OutboxEvent.event_id.in_([row.event_id for row in rows]))
                 )
                 session.commit()
                 sent += len(rows)

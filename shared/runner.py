@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -66,6 +67,7 @@ class ConsumerRunner:
         self._consumer: KafkaConsumer | None = None
         self._last_lag_check = 0.0
         self.started = threading.Event()
+        self.crashed = threading.Event()
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -102,7 +104,12 @@ class ConsumerRunner:
         last_message = time.monotonic()
         try:
             while not self.stopping:
-                batch = consumer.poll(timeout_ms=250)
+                try:
+                    batch = consumer.poll(timeout_ms=250)
+                except KafkaError as error:  # broker restarting: the client reconnects
+                    log.warning("poll failed; retrying", extra={"error": str(error)})
+                    time.sleep(1)
+                    continue
                 if not batch:
                     self._update_lag(consumer)
                     if idle_timeout is not None and time.monotonic() - last_message > idle_timeout:
@@ -112,17 +119,37 @@ class ConsumerRunner:
                 for partition, records in batch.items():
                     for record in records:
                         self.handle_record(record)
-                        consumer.commit(
-                            {partition: OffsetAndMetadata(record.offset + 1, None, -1)}
-                        )
+                        committed = self._commit(consumer, partition, record.offset + 1)
                         handled += 1
                         if (max_messages is not None and handled >= max_messages) or self.stopping:
                             return handled
+                        if not committed:
+                            break  # partitions moved: poll again from the committed offsets
+                    else:
+                        continue
+                    break
                 self._update_lag(consumer)
         finally:
             consumer.close(autocommit=False)
             self._consumer = None
         return handled
+
+    def _commit(self, consumer: KafkaConsumer, partition: TopicPartition, offset: int) -> bool:
+        """Commit one offset. False when a rebalance took the partition away (the message
+        may come again, and the processed-event row makes that a no-op)."""
+        backoff = 0.5
+        while not self.stopping:
+            try:
+                consumer.commit({partition: OffsetAndMetadata(offset, None, -1)})
+                return True
+            except CommitFailedError as error:
+                log.warning("offset commit refused after a rebalance", extra={"error": str(error)})
+                return False
+            except KafkaError as error:  # broker away: keep trying, the effect is already stored
+                log.warning("offset commit failed; retrying", extra={"error": str(error)})
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10)
+        return False
 
     # --- one message ----------------------------------------------------------------------
 
@@ -134,7 +161,8 @@ class ConsumerRunner:
             return
         handler = self.handlers.get(event.type)
         if handler is None:
-            self._dead_letter(record, f"no handler for {event.type} in group {self.group}", 0)
+            self._dead_letter(record, f"no handler for {event.type} in group {self.group}", 0,
+                              event)
             return
         error_text = ""
         backoff = self.settings.handler_retry_backoff_s
@@ -142,19 +170,21 @@ class ConsumerRunner:
             try:
                 self._handle_once(event, handler)
                 self.metrics.handled.labels(event.type).inc()
+                log.info("message handled", extra={**_ids(event), **_position(record),
+                                                   "attempt": attempt})
                 return
             except Exception as error:  # a handler may fail in any way; we count and retry
                 error_text = f"{type(error).__name__}: {error}"
                 self.metrics.failed.labels(event.type).inc()
                 log.warning(
                     "handler failed",
-                    extra={"event_id": event.id, "event_type": event.type, "attempt": attempt,
+                    extra={**_ids(event), **_position(record), "attempt": attempt,
                            "error": error_text},
                 )
                 if attempt < self.settings.handler_max_attempts:
                     time.sleep(backoff)
                     backoff *= 2
-        self._dead_letter(record, error_text, self.settings.handler_max_attempts)
+        self._dead_letter(record, error_text, self.settings.handler_max_attempts, event)
 
     def _handle_once(self, event: Event, handler: Handler) -> None:
         try:
@@ -189,7 +219,8 @@ class ConsumerRunner:
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 10)
 
-    def _dead_letter(self, record: Any, error: str, attempts: int) -> None:
+    def _dead_letter(self, record: Any, error: str, attempts: int,
+                     event: Event | None = None) -> None:
         headers = [
             ("tamtam-error", error[:4000].encode()),
             ("tamtam-original-topic", record.topic.encode()),
@@ -207,7 +238,8 @@ class ConsumerRunner:
         self.metrics.dead_lettered.labels(record.topic).inc()
         log.error(
             "message dead-lettered",
-            extra={"topic": record.topic, "offset": record.offset, "error": error[:500]},
+            extra={**(_ids(event) if event is not None else {}), **_position(record),
+                   "error": error[:500]},
         )
 
     # --- lag ------------------------------------------------------------------------------
@@ -227,3 +259,14 @@ class ConsumerRunner:
                 self.metrics.lag.labels(partition.topic, str(partition.partition)).set(lag)
         except Exception as error:  # lag is best effort; never stop consuming for it
             log.debug("lag check failed: %s", error)
+
+
+def _ids(event: Event) -> dict[str, Any]:
+    """The ids a log line about one message carries (post_id when the payload has one)."""
+    return {"event_id": event.id, "event_type": event.type,
+            "post_id": getattr(event.data, "post_id", None)}
+
+
+def _position(record: Any) -> dict[str, Any]:
+    """Where the message sits in Kafka (which replica owned which partition, in the logs)."""
+    return {"topic": record.topic, "partition": record.partition, "offset": record.offset}

@@ -8,6 +8,8 @@ objects built here (the session factory, the publisher, the plugin managers).
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -95,7 +97,10 @@ class ServiceContext:
             self.kafka_probe = KafkaProbe(self.settings)
         checks["kafka"] = "ok" if self.kafka_probe.ok() else "unreachable"
         if self.runner is not None:
-            checks["consumer"] = "ok" if self.runner.started.is_set() else "starting"
+            if self.runner.crashed.is_set():
+                checks["consumer"] = "stopped on an error"
+            else:
+                checks["consumer"] = "ok" if self.runner.started.is_set() else "starting"
         return checks
 
 
@@ -191,9 +196,11 @@ def _run_consumer(context: ServiceContext) -> None:
     assert context.runner is not None
     try:
         context.runner.run()
-    except Exception:  # the consumer thread must not die silently
-        log.exception("consumer stopped on an error")
-        raise
+    except Exception:  # the consumer thread must not die silently: stop the process too,
+        # so that the supervisor (or Kubernetes) starts a fresh one
+        context.runner.crashed.set()
+        log.exception("consumer stopped on an error; stopping the service")
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def context_of(request: Request) -> ServiceContext:

@@ -7,6 +7,7 @@ import time
 import pytest
 from sqlalchemy import select
 
+from services.api.keys import create_agency
 from shared.config import Settings
 from shared.db import make_engine, make_session_factory, transaction
 from shared.events import AccountDisconnected, new_event
@@ -15,8 +16,6 @@ from shared.models import Brand, SocialAccount
 from tests.conftest import free_port
 from tests.support.kafka_tools import produce
 from tests.support.processes import ServiceProcess
-
-from services.api.keys import create_agency
 
 pytestmark = pytest.mark.kafka
 

@@ -8,7 +8,9 @@ from shared.config import ROOT, Settings
 def test_every_setting_is_documented_in_env_example():
     documented = (ROOT / ".env.example").read_text()
     for name, field in Settings.model_fields.items():
-        variable = "KAFKA_BOOTSTRAP_SERVERS" if name == "kafka_bootstrap_servers" else f"TAMTAM_{name.upper()}"
+        variable = f"TAMTAM_{name.upper()}"
+        if name == "kafka_bootstrap_servers":
+            variable = "KAFKA_BOOTSTRAP_SERVERS"
         assert f"# {variable}=" in documented, f"{variable} is missing from .env.example"
         assert field.description, f"{name} has no description"
 

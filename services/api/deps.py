@@ -9,10 +9,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from services.api.keys import authenticate
 from shared.problems import Problem
 from shared.wiring import ServiceContext, context_of
-
-from services.api.keys import authenticate
 
 
 @dataclass(frozen=True)

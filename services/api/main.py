@@ -5,23 +5,20 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-
-from plugins.networks import get_network_registry
-from shared.config import Settings, get_settings
-from shared.crypto import SecretBox
-from shared.wiring import build_app, build_context, serve
-
 import importlib
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 
+from plugins.networks import get_network_registry
 from services.api import api
 from services.api.handlers import HANDLERS
 from services.api.idempotency import IdempotencyMiddleware, purge_idempotency_keys
 from services.api.ratelimit import RateLimitMiddleware
 from services.api.schemas import document_conventions
 from services.api.webhooks.delivery import deliver_webhooks
+from shared.config import Settings, get_settings
+from shared.crypto import SecretBox
+from shared.wiring import build_app, build_context, serve
 
 # The api process hosts the HTTP routes of every service: each router lives in its own
 # service's package (`services/<name>/api.py`) and touches only that service's tables.

@@ -20,6 +20,7 @@ from services.generation.runs import GenerationDeps
 from shared.config import Settings, get_settings
 from shared.wiring import build_app, build_context, serve
 
+
 def build_deps(settings: Settings, ai_config_file: Path | None = None) -> GenerationDeps:
     """`ai_config_file` (default: TAMTAM_AI_CONFIG) holds the deployment's providers, keys and
     price overrides; absent, only `local` and the keyless built-in entries are usable."""
