@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import NoBrokersAvailable, TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,7 +33,7 @@ def make_producer(settings: Settings, client_id: str, wait_s: float = 60.0) -> K
     while True:
         try:
             return _producer(settings, client_id)
-        except NoBrokersAvailable:
+        except KafkaError:  # e.g. "Unable to bootstrap" while the broker restarts
             if time.monotonic() > deadline:
                 raise
             log.warning("no Kafka broker available yet; retrying", extra={"client_id": client_id})
