@@ -7,6 +7,7 @@ a `Publisher` (or writes to the outbox inside its transaction and lets the runne
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterable, Sequence
 
@@ -100,12 +101,19 @@ class Publisher:
         self.session_factory = session_factory
         self.source = source
         self.prefix = prefix
+        # One flush at a time per process: the consumer, the routes and the background
+        # loops share this publisher, and two flushers would send the same rows twice.
+        self._flushing = threading.Lock()
 
     def stage(self, session: Session, events: Sequence[Event]) -> None:
         add_to_outbox(session, events, source=self.source, prefix=self.prefix)
 
     def flush_outbox(self, batch: int = 500) -> int:
         """Send what is waiting in the outbox, oldest first; returns how many were sent."""
+        with self._flushing:
+            return self._flush(batch)
+
+    def _flush(self, batch: int) -> int:
         sent = 0
         while True:
             with self.session_factory() as session:

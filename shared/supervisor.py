@@ -61,7 +61,8 @@ class Supervisor:
         try:
             with transaction(make_session_factory(engine)) as session:
                 demo_key = self.settings.demo_api_key
-                return seed_demo(session, demo_key.get_secret_value() if demo_key else None)
+                return seed_demo(session, demo_key.get_secret_value() if demo_key else None,
+                                 self.settings.demo_password.get_secret_value())
         finally:
             engine.dispose()
 
@@ -147,12 +148,16 @@ def run(settings: Settings) -> int:
             say(f"not ready after 90 s: {', '.join(late)} (see var/log/<service>.log)")
         base = f"http://{settings.api_host}:{settings.api_port}"
         say("Tamtam is running. Ctrl-C or `make stop` stops everything.")
-        say(f"  web pages   {base}/")
+        say(f"  web pages   {base}/app/  (sign in)")
         say(f"  REST API    {base}/v1  (OpenAPI: {base}/docs)")
         say(f"  sandbox     {base}/sandbox  (the local test network)")
         say("  logs        var/log/<service>.log")
         if demo_key:
+            from services.api.demo import DEMO_EMAIL
+
             say(f"  demo API key (shown once): {demo_key}")
+            say(f"  demo web user: {DEMO_EMAIL} / {settings.demo_password.get_secret_value()}"
+                " (TAMTAM_DEMO_PASSWORD)")
         elif settings.demo:
             say("  demo tenant already exists (its key was printed on the first run)")
         supervisor.watch()

@@ -7,13 +7,12 @@ from sqlalchemy.orm import Session
 
 from services.api.keys import create_agency
 from services.review.users import create_user
-from shared.config import get_settings
 from shared.models import Agency, Brand, SocialAccount
 
 DEMO_EMAIL = "demo@tamtam.local"
 
 
-def seed_demo(session: Session, api_key: str | None, password: str | None = None) -> str | None:
+def seed_demo(session: Session, api_key: str | None, password: str) -> str | None:
     """Create the demo agency, brand and sandbox account if no agency exists yet.
     Returns the demo API key when it created one, else None."""
     if session.scalar(select(func.count()).select_from(Agency)):
@@ -29,7 +28,5 @@ def seed_demo(session: Session, api_key: str | None, password: str | None = None
     session.add(SocialAccount(agency_id=agency.id, brand_id=brand.id, network="sandbox",
                               handle="cafe-tamtam", display_name="Café Tamtam (sandbox)"))
     session.flush()
-    password = password or get_settings().demo_password.get_secret_value()
     create_user(session, agency.id, DEMO_EMAIL, password, role="admin", language="fr")
-    print(f"tamtam |   demo web user: {DEMO_EMAIL} / {password} (TAMTAM_DEMO_PASSWORD)", flush=True)
     return key
