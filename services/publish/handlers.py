@@ -4,7 +4,8 @@
 - posts.due -> the network call (see attempts.py) -> `posts.published` / `posts.failed`;
 - brand.paused / brand.resumed -> our paused-brand table; held posts released, rescheduled
   or cancelled;
-- metrics.observed -> engagement history for the best time to post.
+- metrics.observed -> engagement history for the best time to post;
+- posts.transitioned to cancelled (a person cancelled it in review) -> off the schedule.
 
 `build_handlers(deps)` binds the dependencies (network registry, secrets, outbox, clock).
 """
@@ -38,6 +39,7 @@ from shared.events import (
     PostApproved,
     PostDue,
     PostScheduled,
+    PostTransitioned,
     new_event,
 )
 from shared.runner import Handler
@@ -155,6 +157,20 @@ def on_brand_resumed(event: Event, session: Session, deps: PublishDependencies) 
     return news
 
 
+def on_post_transitioned(event: Event, session: Session, deps: PublishDependencies) -> list[Event]:
+    """A person cancelled a post in review: drop it from the schedule unless it is already
+    on its way to the network (then it goes out, and review learns so from posts.published)."""
+    payload = event.data
+    assert isinstance(payload, PostTransitioned)
+    if payload.to_state != CANCELLED:
+        return []
+    post = session.get(ScheduledPost, payload.post_id)
+    if post is not None and post.agency_id == event.tenant and post.status in (SCHEDULED, DUE, HELD):
+        post.status = CANCELLED
+        post.schedule_note = f"cancelled by {payload.actor}"
+    return []
+
+
 def on_metrics_observed(event: Event, session: Session, deps: PublishDependencies) -> list[Event]:
     return best_time.on_metrics_observed(event, session)
 
@@ -166,4 +182,5 @@ def build_handlers(deps: PublishDependencies) -> dict[str, Handler]:
         BrandPaused.type: partial(on_brand_paused, deps=deps),
         BrandResumed.type: partial(on_brand_resumed, deps=deps),
         MetricsObserved.type: partial(on_metrics_observed, deps=deps),
+        PostTransitioned.type: partial(on_post_transitioned, deps=deps),
     }

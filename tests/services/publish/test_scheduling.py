@@ -178,3 +178,25 @@ def test_approval_again_after_a_failure_keeps_the_key_unless_the_content_changed
         network="fake", text="Texte corrigé")))
     with harness.session() as session:
         assert session.get(ScheduledPost, "p1").idempotency_key().endswith("-g2")
+
+
+# --- a person cancels in review ---------------------------------------------------------------
+
+
+def test_a_post_cancelled_in_review_leaves_the_schedule_and_a_published_one_stays(harness):
+    from services.publish.models import CANCELLED, PUBLISHED
+    from shared.events import PostTransitioned
+
+    harness.clock.now = datetime(2026, 6, 1, 8, tzinfo=UTC)
+    approve(harness, "keep", publish_at=datetime(2026, 6, 2, 9, 0))
+    approve(harness, "drop", publish_at=datetime(2026, 6, 2, 10, 0))
+    approve(harness, "gone", publish_at=datetime(2026, 6, 2, 11, 0))
+    with transaction(harness.factory) as session:
+        session.get(ScheduledPost, "gone").status = PUBLISHED
+    for post_id in ("drop", "gone"):
+        harness.handle(harness.event(PostTransitioned(
+            brand_id=harness.brand_id, post_id=post_id, from_state="scheduled",
+            to_state="cancelled", actor="user:claire")))
+    with harness.session() as session:
+        states = {p: session.get(ScheduledPost, p).status for p in ("keep", "drop", "gone")}
+    assert states == {"keep": "scheduled", "drop": CANCELLED, "gone": PUBLISHED}
