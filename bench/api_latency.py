@@ -49,7 +49,8 @@ def _latencies(client: httpx.Client, url: str, headers: dict[str, str]) -> list[
 def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="tamtam-bench-"))
     settings = Settings(database_url=f"sqlite:///{folder / 'bench.db'}", topic_prefix="bench.",
-                        demo=False, secret_keys="Y1hUkUHsa3s0Bq4WkJrYbyQ7pIa_zzcVHbpJ4eY2fSI=")
+                        demo=False, secret_keys="Y1hUkUHsa3s0Bq4WkJrYbyQ7pIa_zzcVHbpJ4eY2fSI=",
+                        rate_limit_per_minute=10_000_000, rate_limit_burst=100_000)
     ensure_topics(settings)
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)

@@ -140,7 +140,7 @@ def start(broker: LocalBroker = LocalBroker(), timeout: float = 90.0) -> bool:
     log = open(broker.logfile, "ab")
     process = subprocess.Popen(
         [
-            "java", "-Xms256m", "-Xmx512m", "-XX:+UseG1GC",
+            "java", "-Xms256m", "-Xmx1g", "-XX:+UseG1GC",
             f"-Dlog4j2.configurationFile={INFRA / 'log4j2.properties'}",
             f"-Dkafka.logs.dir={broker.home / 'logs'}",
             "-cp", str(LIBS / "*"), "kafka.Kafka", str(broker.properties),

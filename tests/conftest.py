@@ -102,7 +102,23 @@ def settings(sqlite_url: str, topic_prefix: str) -> Settings:
 
 
 @pytest.fixture
-def kafka_settings(settings: Settings, kafka_bootstrap: str) -> Settings:
-    """`settings`, once every topic of this run exists on the real broker."""
+def kafka_settings(settings: Settings, kafka_bootstrap: str) -> Iterator[Settings]:
+    """`settings`, once every topic of this test exists on the real broker; the test's
+    topics are deleted afterwards so that a long suite does not pile up partitions."""
     ensure_topics(settings)
-    return settings
+    yield settings
+    delete_topics_with_prefix(settings)
+
+
+def delete_topics_with_prefix(settings: Settings) -> None:
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id="tamtam-tests")
+    try:
+        mine = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
+        if mine:
+            admin.delete_topics(mine)
+    except Exception as error:  # clean-up only: never fail a test for it
+        print(f"could not delete the test's topics: {error}")
+    finally:
+        admin.close()
