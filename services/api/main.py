@@ -23,6 +23,7 @@ from shared.wiring import build_app, build_context, serve
 # The api process hosts the HTTP routes of every service: each router lives in its own
 # service's package (`services/<name>/api.py`) and touches only that service's tables.
 ROUTER_MODULES = (
+    "services.api.networks",
     "services.api.sandbox",
     "services.api.web",
     "services.generation.api",
@@ -37,13 +38,7 @@ def service_routers(settings: Settings) -> list[APIRouter]:
     for name in ROUTER_MODULES:
         if name == "services.api.sandbox" and not settings.sandbox:
             continue
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if error.name != name:
-                raise
-            continue
-        routers.append(module.router)
+        routers.append(importlib.import_module(name).router)
     return routers
 
 DESCRIPTION = """Tamtam's agency API: brands, social accounts, briefs, review and publishing.
