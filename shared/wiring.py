@@ -84,6 +84,9 @@ class ServiceContext:
     metrics: ServiceMetrics
     kafka_probe: KafkaProbe | None = None
     runner: ConsumerRunner | None = None
+    # Set by `serve()`: in a service process a dead consumer stops the process so that it is
+    # restarted; embedded in a test, it only makes the service not ready.
+    stop_process_on_crash: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
 
     def readiness(self) -> dict[str, str]:
@@ -199,8 +202,13 @@ def _run_consumer(context: ServiceContext) -> None:
     except Exception:  # the consumer thread must not die silently: stop the process too,
         # so that the supervisor (or Kubernetes) starts a fresh one
         context.runner.crashed.set()
-        log.exception("consumer stopped on an error; stopping the service")
-        os.kill(os.getpid(), signal.SIGTERM)
+        log.exception("consumer stopped on an error")
+        if context.stop_process_on_crash:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def context_of_app(app: FastAPI) -> ServiceContext:
+    return app.state.context  # type: ignore[no-any-return]
 
 
 def context_of(request: Request) -> ServiceContext:
@@ -210,6 +218,7 @@ def context_of(request: Request) -> ServiceContext:
 def serve(app: FastAPI, settings: Settings, service: str) -> None:
     """Run until SIGTERM/SIGINT; uvicorn's shutdown stops the consumer cleanly."""
     configure_logging(service, settings.log_level, settings.log_json)
+    context_of_app(app).stop_process_on_crash = True
     uvicorn.run(
         app, host=settings.api_host, port=settings.port_of(service),
         log_config=None, access_log=False, timeout_graceful_shutdown=20,
