@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -12,6 +13,8 @@ from sqlalchemy.orm import Session
 from services.api.keys import authenticate
 from shared.problems import Problem
 from shared.wiring import ServiceContext, context_of
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,4 @@ def commit_and_publish(session: Session, context: ServiceContext) -> None:
     try:
         context.publisher.flush_outbox()
     except Exception:  # the outbox keeps them; the api's consumer loop flushes again
-        import logging
-
-        logging.getLogger(__name__).warning("events left in the outbox for a later flush")
+        log.warning("events left in the outbox for a later flush")
