@@ -16,6 +16,7 @@ import pluggy
 
 from plugins.ai import hookspecs
 from plugins.ai.base import PriceTable, Provider, ProviderConfig
+from plugins.manager import build_manager
 
 ENTRY_POINT_GROUP = "tamtam.ai"
 
@@ -68,28 +69,11 @@ class ProviderRegistry:
         return cls(config, prices=prices, http=http)
 
 
-def _import_modules(manager: pluggy.PluginManager, modules: Iterable[str]) -> None:
-    import importlib
-
-    for module_name in modules:
-        manager.register(importlib.import_module(module_name), name=module_name)
-
-
 def get_plugin_manager(
     load_entrypoints: bool = True, allow: Iterable[str] | None = None
 ) -> pluggy.PluginManager:
     """`allow` (from `TAMTAM_LOAD_PLUGINS`) limits which entry points load; None loads all."""
-    manager = pluggy.PluginManager("tamtam.ai")
-    manager.add_hookspecs(hookspecs)
-    _import_modules(manager, DEFAULT_PLUGINS)
-    if load_entrypoints:
-        if allow is None:
-            manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-        else:
-            for name in allow:
-                manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name)
-    manager.check_pending()
-    return manager
+    return build_manager(ENTRY_POINT_GROUP, hookspecs, DEFAULT_PLUGINS, load_entrypoints, allow)
 
 
 def get_provider_registry(

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import httpx
 import pluggy
 
+from plugins.manager import build_manager
 from plugins.networks import hookspecs
 from plugins.networks.base import NetworkAdapter
 
@@ -66,28 +67,11 @@ class NetworkRegistry:
         return "builtin" if module.startswith("plugins.networks.") else module
 
 
-def _import_modules(manager: pluggy.PluginManager, modules: Iterable[str]) -> None:
-    import importlib
-
-    for module_name in modules:
-        manager.register(importlib.import_module(module_name), name=module_name)
-
-
 def get_plugin_manager(
     load_entrypoints: bool = True, allow: Iterable[str] | None = None
 ) -> pluggy.PluginManager:
     """`allow` (from `TAMTAM_LOAD_PLUGINS`) limits which entry points load; None loads all."""
-    manager = pluggy.PluginManager("tamtam.networks")
-    manager.add_hookspecs(hookspecs)
-    _import_modules(manager, DEFAULT_PLUGINS)
-    if load_entrypoints:
-        if allow is None:
-            manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-        else:
-            for name in allow:
-                manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name)
-    manager.check_pending()
-    return manager
+    return build_manager(ENTRY_POINT_GROUP, hookspecs, DEFAULT_PLUGINS, load_entrypoints, allow)
 
 
 def get_network_registry(
