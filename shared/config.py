@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     handler_retry_backoff_s: float = Field(
         default=0.2, ge=0, description="First wait between handler attempts (doubles each time)."
     )
+    consumer_threads: int = Field(
+        default=0, ge=0,
+        description=(
+            "Partitions each consumer handles at once (threads). 0 = automatic: 1 on SQLite "
+            "(one writer at a time), 4 on PostgreSQL."
+        ),
+    )
+
     secret_keys: SecretStr | None = Field(
         default=None,
         description=(
@@ -142,6 +150,12 @@ class Settings(BaseSettings):
     webhook_poll_interval_s: float = Field(
         default=1.0, gt=0, description="How often the api looks for webhook deliveries that are due.",
     )
+
+    @property
+    def handler_threads(self) -> int:
+        if self.consumer_threads:
+            return self.consumer_threads
+        return 1 if self.database_url.startswith("sqlite") else 4
 
     @property
     def plugin_allow_list(self) -> list[str] | None:

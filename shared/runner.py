@@ -3,8 +3,9 @@
 A service gives the runner handlers: plain functions `(event, session) -> list[Event]`.
 For each message the runner decodes it, skips it if its consumer group already handled that
 event id, calls the handler inside one database transaction that also records the event as
-processed and stages the handler's new events in the outbox, commits, sends the outbox, and
-only then commits the Kafka offset. A crash anywhere in between means Kafka redelivers and
+processed and stages the handler's new events in the outbox, and commits. Once a poll's
+messages are handled (several keys at once on PostgreSQL), it sends the outbox and only then
+commits the Kafka offsets. A crash anywhere in between means Kafka redelivers and
 the processed-event row makes the second delivery a no-op.
 
 A message that cannot be decoded goes straight to the group's dead-letter topic; one whose
@@ -18,6 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
@@ -53,6 +55,7 @@ class ConsumerRunner:
         publisher: Publisher,
         metrics: ServiceMetrics,
         after_transaction: Callable[[Event], None] | None = None,
+        threads: int | None = None,
     ) -> None:
         """`after_transaction` runs after the database commit and before the Kafka commit
         (fault tests use it to kill the process exactly there)."""
@@ -63,6 +66,7 @@ class ConsumerRunner:
         self.publisher = publisher
         self.metrics = metrics
         self.after_transaction = after_transaction
+        self.threads = threads or settings.handler_threads
         self._stopping = threading.Event()
         self._consumer: KafkaConsumer | None = None
         self._last_lag_check = 0.0
@@ -80,8 +84,7 @@ class ConsumerRunner:
 
     def _make_consumer(self) -> KafkaConsumer:
         topics = [topic_for(name, self.settings.topic_prefix) for name in self.handlers]
-        return KafkaConsumer(
-            *topics,
+        consumer = KafkaConsumer(
             bootstrap_servers=self.settings.bootstrap_servers,
             group_id=group_id(self.settings, self.group),
             client_id=f"tamtam-{self.group}",
@@ -92,18 +95,27 @@ class ConsumerRunner:
             heartbeat_interval_ms=3000,
             max_poll_interval_ms=300000,
         )
+        consumer.subscribe(topics)
+        return consumer
 
     def run(self, max_messages: int | None = None, idle_timeout: float | None = None) -> int:
         """Consume until stopped, until `max_messages` were handled, or until nothing came
-        for `idle_timeout` seconds. Returns how many messages were handled."""
+        for `idle_timeout` seconds. Returns how many messages were handled.
+
+        Each poll's records are handled by up to `threads` threads, one key at a time per
+        thread (see `_handle_batch`); the offsets are committed once the whole poll is handled,
+        before the next poll. A rebalance happens only inside poll, so a partition never has
+        two owners handling its records at the same time."""
         ensure_topics(self.settings, groups=[self.group])  # our dead-letter topic included
         self._flush_outbox()
         consumer = self._consumer = self._make_consumer()
         self.started.set()
-        handled = 0
+        budget = _Budget(max_messages)
+        pool = (ThreadPoolExecutor(self.threads, thread_name_prefix=f"tamtam-{self.group}")
+                if self.threads > 1 else None)
         last_message = time.monotonic()
         try:
-            while not self.stopping:
+            while not self.stopping and not budget.spent:
                 try:
                     batch = consumer.poll(timeout_ms=250)
                 except KafkaError as error:  # broker restarting: the client reconnects
@@ -116,31 +128,71 @@ class ConsumerRunner:
                         break
                     continue
                 last_message = time.monotonic()
-                for partition, records in batch.items():
-                    for record in records:
-                        self.handle_record(record)
-                        committed = self._commit(consumer, partition, record.offset + 1)
-                        handled += 1
-                        if (max_messages is not None and handled >= max_messages) or self.stopping:
-                            return handled
-                        if not committed:
-                            break  # partitions moved: poll again from the committed offsets
-                    else:
-                        continue
-                    break
+                self._handle_batch(consumer, batch, budget, pool)
                 self._update_lag(consumer)
         finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
             consumer.close(autocommit=False)
             self._consumer = None
-        return handled
+        return budget.used
 
-    def _commit(self, consumer: KafkaConsumer, partition: TopicPartition, offset: int) -> bool:
-        """Commit one offset. False when a rebalance took the partition away (the message
-        may come again, and the processed-event row makes that a no-op)."""
+    def _handle_batch(self, consumer: KafkaConsumer, batch: Mapping[TopicPartition, list[Any]],
+                      budget: _Budget, pool: ThreadPoolExecutor | None) -> None:
+        """Handle one poll's records, then commit how far each partition got.
+
+        Records are grouped by partition and key: a group is handled in order, groups at the
+        same time (Kafka orders a key's records, and our keys are what must stay ordered: a
+        brand's events, an account's due posts). A partition's committed offset stops at its
+        first record not handled, so a stop in the middle redelivers the rest (and the
+        processed-event rows make any repeat a no-op). A handler error that escapes the
+        runner (the dead-letter topic unreachable) is raised after that commit and stops the
+        consumer."""
+        groups: dict[tuple[TopicPartition, bytes | None], list[Any]] = {}
+        for partition, records in batch.items():
+            for record in records:
+                groups.setdefault((partition, record.key), []).append(record)
+        if pool is None or len(groups) == 1:
+            results = [self._drain(records, budget) for records in groups.values()]
+        else:
+            futures = [pool.submit(self._drain, records, budget) for records in groups.values()]
+            results = [future.result() for future in futures]
+        self._flush_outbox()  # the handlers' new events, before the offsets that caused them
+        handled = {(record.topic, record.partition, record.offset)
+                   for records, _ in results for record in records}
+        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+        for partition, records in batch.items():
+            for record in records:
+                if (record.topic, record.partition, record.offset) not in handled:
+                    break
+                offsets[partition] = OffsetAndMetadata(record.offset + 1, None, -1)
+        if offsets:
+            self._commit(consumer, offsets)
+        for _, error in results:
+            if error is not None:
+                raise error
+
+    def _drain(self, records: list[Any], budget: _Budget) -> tuple[list[Any], BaseException | None]:
+        """Handle records in order; returns those handled and the error that stopped it."""
+        done: list[Any] = []
+        for record in records:
+            if self.stopping or not budget.take():
+                break
+            try:
+                self.handle_record(record)
+            except BaseException as error:  # noqa: BLE001 - re-raised by the caller after the commit
+                return done, error
+            done.append(record)
+        return done, None
+
+    def _commit(self, consumer: KafkaConsumer,
+                offsets: dict[TopicPartition, OffsetAndMetadata]) -> bool:
+        """Commit offsets. False when a rebalance took partitions away (their messages may
+        come again, and the processed-event rows make that a no-op)."""
         backoff = 0.5
         while not self.stopping:
             try:
-                consumer.commit({partition: OffsetAndMetadata(offset, None, -1)})
+                consumer.commit(offsets)
                 return True
             except CommitFailedError as error:
                 log.warning("offset commit refused after a rebalance", extra={"error": str(error)})
@@ -149,7 +201,12 @@ class ConsumerRunner:
                 log.warning("offset commit failed; retrying", extra={"error": str(error)})
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 10)
-        return False
+        try:  # stopping: one short last try, so a clean stop does not redeliver its last poll
+            consumer.commit(offsets, timeout_ms=5000)
+            return True
+        except KafkaError as error:
+            log.warning("offset commit failed while stopping", extra={"error": str(error)})
+            return False
 
     # --- one message ----------------------------------------------------------------------
 
@@ -202,7 +259,6 @@ class ConsumerRunner:
             return
         if self.after_transaction is not None:
             self.after_transaction(event)
-        self._flush_outbox()
 
     def _flush_outbox(self) -> None:
         """Send staged events; while the broker is away, keep trying (nothing is lost)."""
@@ -259,6 +315,26 @@ class ConsumerRunner:
                 self.metrics.lag.labels(partition.topic, str(partition.partition)).set(lag)
         except Exception as error:  # lag is best effort; never stop consuming for it
             log.debug("lag check failed: %s", error)
+
+
+class _Budget:
+    """How many messages `run(max_messages=...)` may still handle, shared by the threads."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            if self.limit is not None and self.used >= self.limit:
+                return False
+            self.used += 1
+            return True
+
+    @property
+    def spent(self) -> bool:
+        return self.limit is not None and self.used >= self.limit
 
 
 def _ids(event: Event) -> dict[str, Any]:

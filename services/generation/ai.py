@@ -148,10 +148,10 @@ class ProviderPool:
             if not entry and name not in self.registry.names():
                 raise ProviderError(f"the AI provider {name!r} is not configured (ai.toml)")
             plugin = entry.get("plugin") or name
-            try:
-                self._instances[name] = self.registry.create(
+            try:  # setdefault: two consumer threads may build it at once; the first one is kept
+                self._instances.setdefault(name, self.registry.create(
                     plugin, entry, prices=self.prices, http=self.http
-                )
+                ))
             except UnknownProvider as error:
                 raise ProviderError(str(error)) from None
             except ValidationError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import httpx
@@ -23,15 +24,18 @@ class GenerationDeps:
     networks: NetworkRegistry
     _adapters: dict[str, NetworkAdapter] = field(default_factory=dict, repr=False)
     _http: httpx.Client | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def adapter(self, network: str) -> NetworkAdapter:
-        """The network's adapter, built once: generation only validates text with it, so one
-        shared HTTP client (never used here) spares building one per draft."""
-        if network not in self._adapters:
-            if self._http is None:
-                self._http = httpx.Client(timeout=httpx.Timeout(20.0, connect=5.0))
-            self._adapters[network] = self.networks.create(network, http=self._http)
-        return self._adapters[network]
+        """The network's adapter, built once (the consumer's threads share it): generation
+        only validates text with it, so one shared HTTP client (never used here) spares
+        building one per draft."""
+        with self._lock:
+            if network not in self._adapters:
+                if self._http is None:
+                    self._http = httpx.Client(timeout=httpx.Timeout(20.0, connect=5.0))
+                self._adapters[network] = self.networks.create(network, http=self._http)
+            return self._adapters[network]
 
 
 def run_generation(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -105,12 +106,17 @@ class PublishDependencies:
     clock: Callable[[], datetime] = utcnow
     jitter: Callable[[], float] = random.random
     _adapters: dict[str, NetworkAdapter] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def adapter(self, network: str) -> NetworkAdapter:
-        if network not in self._adapters:
-            http = httpx.Client(timeout=httpx.Timeout(self.policy.network_timeout_s, connect=5.0))
-            self._adapters[network] = self.networks.create(network, http=http)
-        return self._adapters[network]
+        """The network's adapter, built once; the consumer's threads share it (and its
+        connection pool)."""
+        with self._lock:
+            if network not in self._adapters:
+                http = httpx.Client(timeout=httpx.Timeout(self.policy.network_timeout_s,
+                                                          connect=5.0))
+                self._adapters[network] = self.networks.create(network, http=http)
+            return self._adapters[network]
 
 
 def event_of(post: ScheduledPost, payload: Any) -> Event:
@@ -172,9 +178,9 @@ def on_post_due(event: Event, session: Session, deps: PublishDependencies) -> li
     account = network_account(row, deps.secrets, zone.key)
     outgoing = outgoing_post(post)
 
-    interrupted = session.scalars(select(PublishAttempt).where(
-        PublishAttempt.post_id == post.id, PublishAttempt.generation == post.generation,
-        PublishAttempt.state == IN_FLIGHT)).first()
+    earlier = session.scalars(select(PublishAttempt).where(
+        PublishAttempt.post_id == post.id, PublishAttempt.generation == post.generation)).all()
+    interrupted = next((attempt for attempt in earlier if attempt.state == IN_FLIGHT), None)
     if interrupted is not None:
         settled = settle_interrupted(session, post, interrupted, adapter, account, outgoing, deps)
         if settled is not None:
@@ -189,7 +195,8 @@ def on_post_due(event: Event, session: Session, deps: PublishDependencies) -> li
 
     attempt = PublishAttempt(
         agency_id=post.agency_id, post_id=post.id, generation=post.generation,
-        number=next_attempt_number(session, post), idempotency_key=post.idempotency_key(),
+        number=max((attempt.number for attempt in earlier), default=0) + 1,
+        idempotency_key=post.idempotency_key(),
         state=IN_FLIGHT, started_at=now,
     )
     session.add(attempt)
@@ -220,12 +227,6 @@ def on_post_due(event: Event, session: Session, deps: PublishDependencies) -> li
         return reschedule(post, attempt.note, None, deps)
     finish(attempt, SUCCEEDED, "", deps, external_id=result.external_id)
     return published(session, post, result, deps)
-
-
-def next_attempt_number(session: Session, post: ScheduledPost) -> int:
-    numbers = session.scalars(select(PublishAttempt.number).where(
-        PublishAttempt.post_id == post.id, PublishAttempt.generation == post.generation)).all()
-    return max(numbers, default=0) + 1
 
 
 def finish(attempt: PublishAttempt, state: str, note: str, deps: PublishDependencies,
