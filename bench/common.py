@@ -4,10 +4,31 @@ for `make bench` to collect (`BENCH_RESULT {json}`)."""
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable
 from typing import Any
+
+# The PostgreSQL the benchmarks use (the one .ci/run starts; TAMTAM_BENCH_POSTGRES_URL to change).
+POSTGRES_URL = (os.environ.get("TAMTAM_BENCH_POSTGRES_URL") or os.environ.get("TAMTAM_TEST_POSTGRES_URL")
+                or "postgresql+psycopg://tamtam:tamtam@127.0.0.1:5432/tamtam_test")
+
+
+def postgres_reachable(url: str = POSTGRES_URL) -> bool:
+    from sqlalchemy import text
+
+    from shared.db import make_engine
+
+    engine = make_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not here"
+        return False
+    finally:
+        engine.dispose()
 
 
 def median_of(runs: int, measure: Callable[[], float]) -> tuple[float, list[float]]:

@@ -145,24 +145,26 @@ def main() -> None:
            throughput_per_s=round(args.posts / span, 1),
            lateness_p50_s=round(percentile(lateness, 50), 2),
            lateness_p99_s=round(percentile(lateness, 99), 2),
-           lateness_max_s=round(span, 2), plot=str(plot_lateness(lateness, args.posts)))
+           lateness_max_s=round(span, 2),
+           plot=str(plot_lateness(lateness, args.posts, settings.database_url.split(":")[0])))
 
 
-def plot_lateness(lateness: list[float], posts: int) -> Path:
-    """var/bench/publish_lateness.png: the share of posts out by each lateness."""
+def plot_lateness(lateness: list[float], posts: int, database: str) -> Path:
+    """var/bench/publish_lateness_<database>.png: the share of posts out by each lateness."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = ROOT / "var" / "bench" / "publish_lateness.png"
+    kind = "postgresql" if database.startswith("postgresql") else "sqlite"
+    out = ROOT / "var" / "bench" / f"publish_lateness_{kind}.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     ordered = sorted(lateness)
     figure, axes = plt.subplots(figsize=(7, 4))
     axes.plot(ordered, [(i + 1) / len(ordered) * 100 for i in range(len(ordered))])
     axes.set_xlabel("lateness: published at minus due at (s)")
     axes.set_ylabel("posts published (%)")
-    axes.set_title(f"{posts} posts due at the same second, sandbox network")
+    axes.set_title(f"{posts} posts due at the same second, sandbox network, {kind}")
     axes.grid(True, alpha=0.3)
     figure.tight_layout()
     figure.savefig(out, dpi=100)

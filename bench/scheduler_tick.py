@@ -18,14 +18,13 @@ from datetime import UTC, datetime
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
-from bench.common import report
+from bench.common import POSTGRES_URL, report
 from services.publish.models import ScheduledPost
 from services.publish.scheduler import claim_due_posts, reclaim_stale
 from shared.bus import add_to_outbox
 from shared.db import Base, make_engine, make_session_factory, transaction
 from shared.models import OutboxEvent
 
-DEFAULT_URL = "postgresql+psycopg://tamtam:tamtam@127.0.0.1:5432/tamtam_test"
 SIZES = (10_000, 1_000_000)
 TICKS = 21
 DUE_PER_TICK = 100
@@ -104,7 +103,7 @@ def measure(engine: Engine, rows: int) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--database-url", default=POSTGRES_URL)
     args = parser.parse_args()
     schema = f"bench_publish_{uuid.uuid4().hex[:8]}"
     admin = make_engine(args.database_url)
