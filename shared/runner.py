@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Event, Session], list[Event]]
 
+MAX_POLL_INTERVAL_S = 300.0  # Kafka's max.poll.interval.ms, in seconds
+
 
 def group_id(settings: Settings, group: str) -> str:
     return f"{settings.topic_prefix}tamtam-{group}"
@@ -67,6 +69,7 @@ class ConsumerRunner:
         self.metrics = metrics
         self.after_transaction = after_transaction
         self.threads = threads or settings.handler_threads
+        self.batch_time_limit_s = MAX_POLL_INTERVAL_S / 3
         self._stopping = threading.Event()
         self._consumer: KafkaConsumer | None = None
         self._last_lag_check = 0.0
@@ -93,7 +96,7 @@ class ConsumerRunner:
             max_poll_records=100,
             session_timeout_ms=10000,
             heartbeat_interval_ms=3000,
-            max_poll_interval_ms=300000,
+            max_poll_interval_ms=int(MAX_POLL_INTERVAL_S * 1000),
         )
         consumer.subscribe(topics)
         return consumer
@@ -145,25 +148,32 @@ class ConsumerRunner:
         same time (Kafka orders a key's records, and our keys are what must stay ordered: a
         brand's events, an account's due posts). A partition's committed offset stops at its
         first record not handled, so a stop in the middle redelivers the rest (and the
-        processed-event rows make any repeat a no-op). A handler error that escapes the
-        runner (the dead-letter topic unreachable) is raised after that commit and stops the
-        consumer."""
+        processed-event rows make any repeat a no-op). No record is started after
+        `batch_time_limit_s` (Kafka drops a consumer that does not poll again within
+        max.poll.interval.ms and gives its partitions to another, which must not find a record
+        still being handled here): the consumer goes back to the first record left and polls.
+        A handler error that escapes the runner (the dead-letter topic unreachable) is raised
+        after that commit and stops the consumer."""
+        deadline = time.monotonic() + self.batch_time_limit_s
         groups: dict[tuple[TopicPartition, bytes | None], list[Any]] = {}
         for partition, records in batch.items():
             for record in records:
                 groups.setdefault((partition, record.key), []).append(record)
         if pool is None or len(groups) == 1:
-            results = [self._drain(records, budget) for records in groups.values()]
+            results = [self._drain(records, budget, deadline) for records in groups.values()]
         else:
-            futures = [pool.submit(self._drain, records, budget) for records in groups.values()]
+            futures = [pool.submit(self._drain, records, budget, deadline)
+                       for records in groups.values()]
             results = [future.result() for future in futures]
         self._flush_outbox()  # the handlers' new events, before the offsets that caused them
         handled = {(record.topic, record.partition, record.offset)
                    for records, _ in results for record in records}
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+        rewind: dict[TopicPartition, int] = {}
         for partition, records in batch.items():
             for record in records:
                 if (record.topic, record.partition, record.offset) not in handled:
+                    rewind[partition] = record.offset
                     break
                 offsets[partition] = OffsetAndMetadata(record.offset + 1, None, -1)
         if offsets:
@@ -171,12 +181,18 @@ class ConsumerRunner:
         for _, error in results:
             if error is not None:
                 raise error
+        if rewind and not self.stopping:
+            ours = consumer.assignment()
+            for partition, offset in rewind.items():
+                if partition in ours:
+                    consumer.seek(partition, offset)
 
-    def _drain(self, records: list[Any], budget: _Budget) -> tuple[list[Any], BaseException | None]:
+    def _drain(self, records: list[Any], budget: _Budget,
+               deadline: float) -> tuple[list[Any], BaseException | None]:
         """Handle records in order; returns those handled and the error that stopped it."""
         done: list[Any] = []
         for record in records:
-            if self.stopping or not budget.take():
+            if self.stopping or time.monotonic() > deadline or not budget.take():
                 break
             try:
                 self.handle_record(record)

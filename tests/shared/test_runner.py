@@ -179,3 +179,36 @@ def test_keys_are_handled_at_once_in_order_within_each_and_committed(
 
     again = make_runner(settings, session_factory, handler, "parallel-test")
     assert again.run(idle_timeout=3) == 0  # everything handled was committed
+
+
+def test_a_slow_poll_stops_starting_records_and_goes_back_for_the_rest(
+    kafka_settings: Settings, session_factory
+):
+    """No record is started after the batch time limit (Kafka would give the partition to
+    another consumer meanwhile): the runner commits what it did, rewinds to the first record
+    left and polls again. Each record is handled once, in order, none skipped."""
+    import time
+
+    events = [disconnected(reason=str(seq)) for seq in range(12)]  # one key: one at a time
+    produce(kafka_settings, events)
+    calls: list[int] = []
+
+    def handler(event: Event, session) -> list[Event]:
+        calls.append(int(event.data.reason))
+        time.sleep(0.1)
+        return []
+
+    runner = make_runner(kafka_settings, session_factory, handler, "slow-test")
+    runner.batch_time_limit_s = 0.25  # about three records per poll
+    polls = 0
+    original = runner._handle_batch
+
+    def counting(*args, **kwargs):
+        nonlocal polls
+        polls += 1
+        return original(*args, **kwargs)
+
+    runner._handle_batch = counting
+    assert runner.run(idle_timeout=5) == 12  # no redelivery: the commits kept up
+    assert calls == list(range(12))
+    assert polls >= 3  # the twelve came over several polls, not one
