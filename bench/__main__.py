@@ -74,14 +74,23 @@ def markdown(report: dict[str, object]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plan(names: list[str], with_postgres: bool) -> list[tuple[str, tuple[str, ...]]]:
+    """The benchmarks to run: those named (all when none is), without the PostgreSQL ones
+    when its server does not answer."""
+    unknown = set(names) - {name for name, _ in BENCHMARKS}
+    if unknown:
+        raise SystemExit(f"no such benchmark: {', '.join(sorted(unknown))} "
+                         f"(known: {', '.join(sorted({name for name, _ in BENCHMARKS}))})")
+    return [(name, arguments) for name, arguments in BENCHMARKS
+            if (not names or name in names) and (with_postgres or POSTGRES_URL not in arguments)]
+
+
 def main(names: list[str]) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     with_postgres = postgres_reachable()
     if not with_postgres:
         print(f"PostgreSQL not reachable at {POSTGRES_URL}: its benchmarks are left out", flush=True)
-    chosen = [(name, arguments) for name, arguments in BENCHMARKS
-              if (not names or name in names) and (with_postgres or POSTGRES_URL not in arguments)]
-    results = [r for name, arguments in chosen for r in run_one(name, arguments)]
+    results = [r for name, arguments in plan(names, with_postgres) for r in run_one(name, arguments)]
     report = {"machine": machine(), "results": results}
     (OUT / "report.json").write_text(json.dumps(report, indent=2, default=str))
     (OUT / "report.md").write_text(markdown(report))

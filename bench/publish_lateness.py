@@ -6,6 +6,10 @@ Runs the real processes: the api service (it serves the sandbox network over HTT
 `--database-url` given). The posts are written straight into the schedule (100 accounts),
 all due at one second a few seconds ahead, so the figure is the due -> published path.
 
+The baseline, measured in the same run against the same api process: the sandbox network
+called directly by its adapter (no Kafka, no database on our side), with as many threads as
+a publish consumer uses on that database. The ratio pipeline/direct is the figure to compare.
+
     python -m bench.publish_lateness [--posts 10000] [--replicas 1] [--database-url ...]
 """
 
@@ -131,6 +135,7 @@ def main() -> None:
         with factory() as session:
             times = session.scalars(select(ScheduledPost.published_at)).all()
         engine.dispose()
+        direct = direct_rate(settings, accounts, min(args.posts, 2000), settings.handler_threads)
     finally:
         for replica in replicas:
             replica.stop()
@@ -139,14 +144,44 @@ def main() -> None:
             drop_schema(args.database_url, schema)
     lateness = [(moment - due).total_seconds() for moment in times]
     span = max(lateness)
+    throughput = args.posts / span
     report("publish_lateness", posts=args.posts, replicas=args.replicas,
            partitions=args.partitions, accounts=ACCOUNTS,
            database=settings.database_url.split(":", 1)[0],
-           throughput_per_s=round(args.posts / span, 1),
+           throughput_per_s=round(throughput, 1),
+           direct_sandbox_posts_per_s=round(direct, 1), consumer_threads=settings.handler_threads,
+           ratio=round(throughput / direct, 3),
            lateness_p50_s=round(percentile(lateness, 50), 2),
            lateness_p99_s=round(percentile(lateness, 99), 2),
            lateness_max_s=round(span, 2),
            plot=str(plot_lateness(lateness, args.posts, settings.database_url.split(":")[0])))
+
+
+def direct_rate(settings: Settings, accounts: list[str], count: int, threads: int) -> float:
+    """Posts per second when the sandbox adapter publishes straight to the api process."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from plugins.networks.base import Account, OutgoingPost
+    from plugins.networks.sandbox import SandboxAdapter
+
+    base_url = f"http://127.0.0.1:{settings.api_port}/sandbox/api"
+    run = uuid.uuid4().hex[:6]
+    with httpx.Client(timeout=20.0) as http:
+        adapter = SandboxAdapter(http=http)
+        targets = [Account(id=account, handle=f"bench{i}", credentials={},
+                           settings={"base_url": base_url, "timezone": "UTC"})
+                   for i, account in enumerate(accounts)]
+
+        def publish(i: int) -> None:
+            adapter.publish(OutgoingPost(text=f"Direct {i}", idempotency_key=f"direct-{run}-{i}"),
+                            targets[i % len(targets)])
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(publish, range(count)))
+        return count / (time.perf_counter() - started)
 
 
 def plot_lateness(lateness: list[float], posts: int, database: str) -> Path:
