@@ -75,3 +75,34 @@ def test_compose_file_parses_and_runs_every_service():
         assert services[name]["command"] == ["python", "-m", f"services.{name}"]
         for dependency in services[name].get("depends_on", {}):
             assert dependency in services
+
+
+def _tamtam_variables() -> dict[str, str]:
+    """Every TAMTAM_* name the deployment files set, with the file that sets it."""
+    found: dict[str, str] = {}
+    for path in sorted(K8S.glob("*.yaml")):
+        for doc in _documents(path):
+            for key in (doc.get("data") or {}) | (doc.get("stringData") or {}):
+                found[key] = path.name
+            template = doc.get("spec", {}).get("template", {}).get("spec", {})
+            for container in template.get("containers", []):
+                for variable in container.get("env", []):
+                    found[variable["name"]] = path.name
+    compose = yaml.safe_load((ROOT / "infra" / "compose.yaml").read_text())
+    for block in [compose.get("x-tamtam-env", {})] + [
+            service.get("environment", {}) for service in compose["services"].values()]:
+        if isinstance(block, dict):
+            for key in block:
+                found[key] = "compose.yaml"
+    return {name: where for name, where in found.items() if name.startswith("TAMTAM_")}
+
+
+def test_every_setting_the_deployment_files_set_exists():
+    """A misspelt variable would be silently ignored by the services: refuse it here."""
+    from shared.config import Settings
+
+    variables = _tamtam_variables()
+    assert "TAMTAM_CONSUMER_THREADS" in variables and "TAMTAM_DATABASE_URL" in variables
+    unknown = {name: where for name, where in variables.items()
+               if name.removeprefix("TAMTAM_").lower() not in Settings.model_fields}
+    assert unknown == {}
