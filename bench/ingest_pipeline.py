@@ -3,7 +3,7 @@ and storage, through the outbox and Kafka, to the ingest consumer's trend and cr
 in the database — next to raw kafka-python produce→consume throughput on the same broker in
 the same run. The ratio is the figure (medians of a few runs).
 
-    python -m bench.ingest_pipeline [mentions] [runs]
+    python -m bench.ingest_pipeline [mentions, 2000] [runs, 5]
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def raw_rate(settings: Settings, count: int, size: int = 900) -> float:
     return received / elapsed
 
 
-def main(count: int = 500, runs: int = 3) -> None:
+def main(count: int = 2000, runs: int = 5) -> None:
     with tempfile.TemporaryDirectory() as folder:
         settings = settings_for(Path(folder))
         import_all_models()
