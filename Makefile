@@ -38,17 +38,21 @@ stop: install
 migrate: install
 	$(BIN)/tamtam migrate
 
-# The broker is started if none is running, and stopped afterwards only if this run started it.
-test: install kafka-jars pds
-	@started=0; \
+# Runs a command with a broker: one is started if none is running (and KAFKA_BOOTSTRAP_SERVERS
+# is unset), and stopped afterwards only if this run started it.
+with-broker = started=0; \
 	if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ] && ! $(BIN)/python -m shared.localkafka status >/dev/null 2>&1; then \
 		$(BIN)/python -m shared.localkafka start && started=1; fi; \
-	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS); status=$$?; \
+	$(1); status=$$?; \
 	if [ $$started = 1 ]; then $(BIN)/python -m shared.localkafka stop; fi; \
 	exit $$status
 
+test: install kafka-jars pds
+	@$(call with-broker,$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS))
+
+# BENCH_ARGS: names of benchmarks to run alone (e.g. BENCH_ARGS=publish_lateness).
 bench: install kafka-jars
-	$(BIN)/python -m bench
+	@$(call with-broker,$(BIN)/python -m bench $(BENCH_ARGS))
 
 # A bounded fault scenario (own broker on 127.0.0.1:19092, two publish and ingest replicas,
 # SIGKILLs, a broker restart, sandbox faults); exits non-zero if a post is duplicated or lost.
