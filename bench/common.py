@@ -16,14 +16,11 @@ POSTGRES_URL = (os.environ.get("TAMTAM_BENCH_POSTGRES_URL") or os.environ.get("T
 
 
 def postgres_reachable(url: str = POSTGRES_URL) -> bool:
-    from sqlalchemy import text
-
-    from shared.db import make_engine
+    from shared.db import make_engine, ping
 
     engine = make_engine(url, connect_args={"connect_timeout": 3})
     try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        ping(engine)
         return True
     except Exception:  # noqa: BLE001 - any failure means "not here"
         return False

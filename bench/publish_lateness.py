@@ -145,16 +145,16 @@ def main() -> None:
     lateness = [(moment - due).total_seconds() for moment in times]
     span = max(lateness)
     throughput = args.posts / span
+    database = settings.database_url.split(":", 1)[0]
     report("publish_lateness", posts=args.posts, replicas=args.replicas,
-           partitions=args.partitions, accounts=ACCOUNTS,
-           database=settings.database_url.split(":", 1)[0],
+           partitions=args.partitions, accounts=ACCOUNTS, database=database,
            throughput_per_s=round(throughput, 1),
            direct_sandbox_posts_per_s=round(direct, 1), consumer_threads=settings.handler_threads,
            ratio=round(throughput / direct, 3),
            lateness_p50_s=round(percentile(lateness, 50), 2),
            lateness_p99_s=round(percentile(lateness, 99), 2),
            lateness_max_s=round(span, 2),
-           plot=str(plot_lateness(lateness, args.posts, settings.database_url.split(":")[0])))
+           plot=str(plot_lateness(lateness, args.posts, database)))
 
 
 def direct_rate(settings: Settings, accounts: list[str], count: int, threads: int) -> float:

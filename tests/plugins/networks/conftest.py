@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,7 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
+from tests.conftest import free_port, unavailable
+
 PDS_DIR = Path(__file__).resolve().parents[3] / "infra" / "pds"
 START_TIMEOUT = 60.0
 
@@ -35,42 +35,30 @@ class LocalPds:
     did: str
 
 
-def _unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"the local Bluesky PDS is required with CI=true: {reason}", pytrace=False)
-    pytest.skip(f"local Bluesky PDS unavailable: {reason}")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _ensure_installed() -> None:
     if shutil.which("node") is None or shutil.which("npm") is None:
-        _unavailable("node and npm are not installed")
+        unavailable("the local Bluesky PDS: node and npm are not installed")
     if (PDS_DIR / "node_modules" / "@atproto" / "dev-env").is_dir():
         return
     result = subprocess.run(
         ["bash", str(PDS_DIR / "setup.sh")], capture_output=True, text=True, timeout=900
     )
     if result.returncode != 0:
-        _unavailable(f"infra/pds/setup.sh failed: {result.stderr[-2000:]}")
+        unavailable(f"the local Bluesky PDS: infra/pds/setup.sh failed: {result.stderr[-2000:]}")
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            _unavailable(f"the launcher exited with code {process.returncode}")
+            unavailable(f"the local Bluesky PDS: the launcher exited with code {process.returncode}")
         try:
             if httpx.get(f"{url}/xrpc/_health", timeout=2.0).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    _unavailable(f"no answer from {url}/xrpc/_health within {START_TIMEOUT:.0f} s")
+    unavailable(f"the local Bluesky PDS: no answer from {url}/xrpc/_health within {START_TIMEOUT:.0f} s")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -86,7 +74,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="session")
 def local_pds() -> Iterator[LocalPds]:
     _ensure_installed()
-    pds_port, plc_port = _free_port(), _free_port()
+    pds_port, plc_port = free_port(), free_port()
     tmpdir = tempfile.mkdtemp(prefix="tamtam-pds-")
     log_path = Path(tmpdir) / "launcher.log"
     with open(log_path, "wb") as log:
@@ -108,7 +96,8 @@ def local_pds() -> Iterator[LocalPds]:
             timeout=30.0,
         )
         if response.status_code != 200:
-            _unavailable(f"createAccount answered {response.status_code}: {response.text[:300]}")
+            unavailable(f"the local Bluesky PDS: createAccount answered {response.status_code}: "
+                        f"{response.text[:300]}")
         yield LocalPds(url=url, handle=handle, password=password, did=response.json()["did"])
     finally:
         _stop(process)
